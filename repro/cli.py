@@ -1,0 +1,155 @@
+"""The `repro` command: list specs, run their jobs, write the report.
+
+Bad input (a malformed spec, an unknown arm, a missing dataset) prints one line and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from repro.errors import UserError
+
+SPEC_DIR = Path(__file__).resolve().parent / "specs"
+
+
+def spec_paths(names: list[str], all_specs: bool) -> list[Path]:
+    """Spec arguments are paths or names of files in repro/specs (with or without .yaml)."""
+    if all_specs:
+        return sorted(SPEC_DIR.glob("*.yaml"))
+    paths = []
+    for name in names:
+        path = Path(name)
+        if not path.exists():
+            path = SPEC_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
+        if not path.exists():
+            known = ", ".join(p.stem for p in sorted(SPEC_DIR.glob("*.yaml")))
+            raise UserError(f"spec {name!r} not found; give a path or one of: {known}")
+        paths.append(path)
+    if not paths:
+        raise UserError("name at least one spec, or pass --all")
+    return paths
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """'0,1,2' or '0-4' -> list of seeds."""
+    if text is None:
+        return None
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    except ValueError:
+        raise UserError(f"--seeds {text!r}: use a list like 0,1,2 or a range like 0-4") from None
+    return seeds
+
+
+def plan(paths: list[Path], profile: str, arms: list[str] | None, seeds: list[int] | None):
+    from repro.runner import Job
+    from repro.spec import load_spec, resolve
+
+    specs, jobs = {}, []
+    for path in paths:
+        spec = load_spec(path)
+        specs[spec.id] = spec
+        configs = resolve(spec, profile)
+        unknown = sorted(set(arms or []) - set(configs))
+        if unknown:
+            raise UserError(f"{path}: --arms {','.join(unknown)}: no such arm; arms are "
+                            f"{', '.join(configs)}")
+        for arm, cfg in configs.items():
+            if arms and arm not in arms:
+                continue
+            for seed in seeds if seeds is not None else range(spec.seeds(profile)):
+                jobs.append(Job(spec.id, profile, arm, seed, cfg))
+    return specs, jobs
+
+
+def cmd_list(args) -> None:
+    from repro.spec import load_spec
+
+    for path in spec_paths([], True):
+        spec = load_spec(path)
+        print(f"{path.stem}  ({spec.id}: {spec.paper.title}, arXiv {spec.paper.arxiv})")
+        print(f"  arms:     {', '.join(spec.arms)}")
+        print(f"  profiles: {', '.join(f'{p} ({spec.seeds(p)} seeds)' for p in spec.profiles)}")
+        for claim in spec.claims:
+            print(f"  claim {claim.id}: {claim.text}")
+
+
+def cmd_run(args) -> None:
+    from repro.executor import pending, run_jobs
+
+    specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
+                       parse_seeds(args.seeds))
+    todo, done = pending(jobs, args.results_dir)
+    print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
+    records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs)
+    failed = [r for r in records if r["status"] == "failed"]
+    if not args.no_report:
+        _report(args.results_dir, args.profile)
+    if failed:
+        raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
+                        f"seed{failed[0]['seed']}: {failed[0]['reason']}")
+
+
+def _report(results_dir: Path, profile: str) -> None:
+    from repro.report import write_report
+    from repro.spec import load_spec
+
+    specs = {s.id: s for s in (load_spec(p) for p in spec_paths([], True))}
+    path = write_report(results_dir, profile, specs)
+    print(f"report: {path}")
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [a for a in text.split(",") if a] if text else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="specs with their arms, claims and profiles").set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="train every (arm, seed) job of the specs, then write the report")
+    run.add_argument("specs", nargs="*", help="spec files or names in repro/specs")
+    run.add_argument("--all", action="store_true", help="every spec in repro/specs")
+    run.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
+    run.add_argument("--arms", help="comma-separated arms to run (default: all)")
+    run.add_argument("--seeds", help="seeds to run, e.g. 0,1,2 or 0-4 (default: the profile's count)")
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    run.add_argument("--jobs", type=int, default=1, help="jobs at once (one per GPU on GPUs)")
+    run.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
+    _dirs(run)
+    run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="write results/<profile>/report.md from the run records")
+    report.add_argument("--profile", default="cpu")
+    _dirs(report)
+    report.set_defaults(func=lambda a: _report(a.results_dir, a.profile))
+    return parser
+
+
+def _dirs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results-dir", type=Path, default=Path("results"),
+                        help="where records and reports go (default: ./results)")
+    parser.add_argument("--cache-dir", type=Path, default=Path("cache"),
+                        help="checkpoints for resuming (default: ./cache)")
+    parser.add_argument("--data-root", type=Path, default=Path("data"),
+                        help="where downloadable datasets are kept (default: ./data)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Jobs are (spec, profile, arm, seed); each ends in one JSON record, written atomically.
+
+A finished job (record with status ok/diverged and the same config hash) is skipped; an interrupted
+one resumes from its last epoch checkpoint in the cache dir. Only rank 0 writes anything, so
+data-parallel jobs can reuse this code unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from repro.hardware import fingerprint, git_commit
+from tricks.hooks import LoopContext
+from tricks.loop import Checkpointer, LoopConfig, train
+
+FINISHED = ("ok", "diverged")
+
+
+@dataclass(frozen=True)
+class Job:
+    spec_id: str
+    profile: str
+    arm: str
+    seed: int
+    config: object            # repro.spec.RunConfig
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec_id}/{self.profile}/{self.arm}/seed{self.seed}"
+
+
+def is_rank0() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def record_path(results_dir: Path, job: Job) -> Path:
+    return Path(results_dir) / "runs" / job.spec_id / job.profile / job.arm / f"seed{job.seed}.json"
+
+
+def checkpoint_path(cache_dir: Path, job: Job, config_hash: str) -> Path:
+    return Path(cache_dir) / "checkpoints" / job.spec_id / job.profile / job.arm / \
+        f"seed{job.seed}-{config_hash[:12]}.pt"
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=float))
+    os.replace(tmp, path)
+
+
+def is_finished(results_dir: Path, job: Job) -> bool:
+    from repro.spec import config_hash
+
+    path = record_path(results_dir, job)
+    if not path.exists():
+        return False
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    return record.get("status") in FINISHED and record.get("config_hash") == config_hash(job.config)
+
+
+def make_optimizer(opt_cfg) -> Callable[[list[dict]], torch.optim.Optimizer]:
+    """The optimizer named in the spec; the loop sets each group's lr every step."""
+    def build(groups: list[dict]) -> torch.optim.Optimizer:
+        if opt_cfg.name == "sgd":
+            return torch.optim.SGD(groups, lr=opt_cfg.lr, momentum=opt_cfg.momentum,
+                                   nesterov=opt_cfg.nesterov, weight_decay=opt_cfg.weight_decay)
+        cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[opt_cfg.name]
+        return cls(groups, lr=opt_cfg.lr, betas=tuple(opt_cfg.betas), eps=opt_cfg.eps,
+                   weight_decay=opt_cfg.weight_decay)
+    return build
+
+
+def seeded_generator(seed: int, stream: str) -> torch.Generator:
+    """Independent CPU random streams per (seed, purpose), the same on every device."""
+    offset = {"data": 0, "tricks": 7919}[stream]
+    return torch.Generator().manual_seed(1_000_003 * seed + offset)
+
+
+def build_training(job: Job, device: torch.device, data_root: Path):
+    """Everything the loop needs for one job, built from the resolved config."""
+    from repro.tasks import TASKS
+    from tricks.registry import TRICKS
+    from tricks.schedules import build_schedule
+
+    cfg = job.config
+    data_gen = seeded_generator(job.seed, "data")
+    setup = TASKS[cfg.task](cfg, job.seed, device, data_root, data_gen)
+    channels_last = setup.channels_last_default if cfg.channels_last is None else cfg.channels_last
+    loop_cfg = LoopConfig(epochs=cfg.epochs, steps_per_epoch=setup.steps_per_epoch,
+                          precision=cfg.precision, channels_last=channels_last,
+                          eval_every=cfg.eval_every)
+    schedule = cfg.schedule.model_dump()
+    lr_at = build_schedule(schedule, cfg.optimizer.lr, loop_cfg.total_steps, setup.steps_per_epoch)
+    tricks = [TRICKS[t["name"]](**{k: v for k, v in t.items() if k != "name"})
+              for t in (tc.model_dump() for tc in cfg.tricks)]
+    ctx = LoopContext(model=setup.model, total_steps=loop_cfg.total_steps,
+                      steps_per_epoch=setup.steps_per_epoch, num_classes=setup.num_classes,
+                      generator=seeded_generator(job.seed, "tricks"), device=device, schedule=schedule,
+                      layer_groups=setup.layer_groups)
+    return setup, loop_cfg, lr_at, tricks, ctx, data_gen
+
+
+def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, data_root: Path,
+            on_step: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None
+            ) -> dict:
+    """Train one job (resuming if a checkpoint exists) and write its record; returns the record."""
+    from repro.spec import config_hash
+
+    chash = config_hash(job.config)
+    record = {"spec": job.spec_id, "profile": job.profile, "arm": job.arm, "seed": job.seed,
+              "config": job.config.model_dump(mode="json"), "config_hash": chash,
+              "git_commit": git_commit(), "hardware": fingerprint(device)}
+    ckpt = Checkpointer(checkpoint_path(cache_dir, job, chash)) if is_rank0() else None
+    start = time.perf_counter()
+    try:
+        setup, loop_cfg, lr_at, tricks, ctx, data_gen = build_training(job, device, data_root)
+        if on_start:
+            on_start(loop_cfg.total_steps)
+        result = train(setup.model, make_optimizer(job.config.optimizer), lr_at, setup.batches,
+                       setup.evaluate, loop_cfg, ctx, tricks, checkpoint=ckpt, on_step=on_step,
+                       data_generator=data_gen)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:  # one failing job must not stop the others; the record says why
+        record.update(status="failed", reason=f"{type(err).__name__}: {err}",
+                      traceback=traceback.format_exc(limit=8))
+    else:
+        record.update(status=result.status, reason=result.reason, curves=result.curves,
+                      lr_trace=result.lr_trace, final=result.final, extra=result.extra,
+                      steps=result.steps, train_time_s=result.train_time_s,
+                      throughput=result.throughput)
+    record["wall_time_s"] = time.perf_counter() - start
+    if is_rank0():
+        write_json_atomic(record_path(results_dir, job), record)
+        if record["status"] in FINISHED and ckpt:
+            ckpt.delete()
+    return record

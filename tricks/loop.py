@@ -1,0 +1,268 @@
+"""The one training loop: read it top to bottom.
+
+for each epoch:  for each batch:
+    lr of every param group = schedule(step) * group lr_scale, then each trick's `lr` hook
+    x, y = each trick's `batch` hook (mixup, cutmix, ...)
+    loss = loss_fn wrapped by each trick's `loss` hook (label smoothing, ...), under autocast
+    backward + optimizer step (GradScaler for fp16), then each trick's `after_step`
+  evaluate the model and every trick's predictors (EMA weights, snapshot ensemble, ...)
+  checkpoint everything (model, optimizer, scaler, generators, trick state) for an exact resume
+
+A non-finite loss ends the run as `diverged` at the first bad step; the loss is checked every
+`check_every` steps so the GPU is not synchronised on every step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tricks.hooks import LoopContext, LossFn, Predictor, Trick
+from tricks.precision import Precision
+
+Batches = Callable[[int], Iterable[tuple[Tensor, Tensor]]]  # epoch -> that epoch's batches
+Evaluate = Callable[[Predictor], dict]                      # predictor -> {"test_error": ..}
+
+
+@dataclass
+class LoopConfig:
+    epochs: int
+    steps_per_epoch: int
+    precision: str = "fp32"
+    channels_last: bool = False
+    eval_every: int = 1          # epochs
+    check_every: int = 25        # steps between finite-loss checks (one device sync each)
+    lr_trace_points: int = 400   # how many (step, lr) pairs the record keeps
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+@dataclass
+class TrainResult:
+    status: str = "ok"                           # ok | diverged
+    reason: str | None = None
+    curves: dict = field(default_factory=dict)   # per evaluated epoch
+    final: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    lr_trace: dict = field(default_factory=lambda: {"step": [], "lr": []})
+    steps: int = 0
+    samples: int = 0
+    train_time_s: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.samples / self.train_time_s if self.train_time_s > 0 else 0.0
+
+
+class Diverged(Exception):
+    pass
+
+
+def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """CE with class ids or soft targets [B, K] (F.cross_entropy takes both)."""
+    return F.cross_entropy(logits.float(), targets)
+
+
+def default_param_groups(model: nn.Module) -> list[dict]:
+    return [{"params": [p for p in model.parameters() if p.requires_grad], "lr_scale": 1.0, "name": "all"}]
+
+
+def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.Optimizer],
+          lr_at: Callable[[int], float], batches: Batches, evaluate: Evaluate, cfg: LoopConfig,
+          ctx: LoopContext, tricks: list[Trick] = (), loss_fn: LossFn = cross_entropy,
+          checkpoint: Checkpointer | None = None, on_step: Callable[[int], None] | None = None,
+          data_generator: torch.Generator | None = None) -> TrainResult:
+    """Train `model` for cfg.epochs; resume from `checkpoint` when it holds a state."""
+    precision = Precision.create(cfg.precision, ctx.device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    for trick in tricks:
+        trick.setup(ctx)
+    groups = default_param_groups(model)
+    for trick in tricks:
+        groups = trick.param_groups(groups)
+    optimizer = ctx.optimizer = make_optimizer(groups)
+    for trick in tricks:
+        loss_fn = trick.loss(loss_fn)
+    result, start_epoch = TrainResult(), 0
+    state = checkpoint.load() if checkpoint else None
+    if state is not None:
+        start_epoch = _restore(state, model, optimizer, precision, tricks, ctx, data_generator, result)
+    for epoch in range(start_epoch, cfg.epochs):
+        try:
+            _train_epoch(epoch, model, optimizer, lr_at, batches(epoch), loss_fn, precision, tricks,
+                         cfg, result, on_step)
+        except Diverged as bad:
+            result.status, result.reason = "diverged", str(bad)
+            return result
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result)
+        if checkpoint:
+            checkpoint.save(_snapshot(epoch, model, optimizer, precision, tricks, ctx, data_generator,
+                                      result))
+    result.extra.update(_extra_metrics(model, evaluate, precision, tricks, cfg))
+    return result
+
+
+def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, tricks, cfg, result,
+                 on_step) -> None:
+    model.train()
+    step0 = epoch * cfg.steps_per_epoch
+    losses = torch.zeros(cfg.steps_per_epoch, device=next(model.parameters()).device)
+    sync(losses.device)
+    start = time.perf_counter()
+    n = 0
+    for i, (x, y) in enumerate(_limit(batches, cfg.steps_per_epoch)):
+        step = step0 + i
+        _set_lrs(optimizer, lr_at(step), step, tricks, result, cfg)
+        x = _prepare(x, cfg)
+        for trick in tricks:
+            x, y = trick.batch(x, y)
+        with precision.autocast():
+            loss = loss_fn(model(x), y)
+        losses[i] = loss.detach()
+        optimizer.zero_grad(set_to_none=True)
+        precision.backward_and_step(loss, optimizer)
+        for trick in tricks:
+            trick.after_step(step)
+        n, result.samples, result.steps = i + 1, result.samples + x.shape[0], step + 1
+        if (i + 1) % cfg.check_every == 0:
+            _check_finite(losses[: i + 1], step0)
+        if on_step:
+            on_step(step + 1)
+    _check_finite(losses[:n], step0)
+    sync(losses.device)
+    result.train_time_s += time.perf_counter() - start
+    result.curves.setdefault("train_loss_all", []).append(losses[:n].mean().item())
+
+
+def _limit(batches: Iterable, n: int) -> Iterator:
+    for i, b in enumerate(batches):
+        if i == n:
+            return
+        yield b
+
+
+def _set_lrs(optimizer, base_lr: float, step: int, tricks, result: TrainResult, cfg: LoopConfig) -> None:
+    for group in optimizer.param_groups:
+        lr = base_lr * group.get("lr_scale", 1.0)
+        for trick in tricks:
+            lr = trick.lr(step, group, lr)
+        group["lr"] = lr
+    every = max(1, cfg.total_steps // cfg.lr_trace_points)
+    if step % every == 0 or step == cfg.total_steps - 1:
+        result.lr_trace["step"].append(step)
+        result.lr_trace["lr"].append(optimizer.param_groups[0]["lr"])
+
+
+def _prepare(x: Tensor, cfg: LoopConfig) -> Tensor:
+    if cfg.channels_last and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _check_finite(losses: Tensor, step0: int) -> None:
+    bad = ~torch.isfinite(losses)
+    if bool(bad.any()):
+        k = int(bad.nonzero()[0, 0])
+        raise Diverged(f"loss is {losses[k].item()} at step {step0 + k}")
+
+
+def _predictor(model: nn.Module, precision: Precision, cfg: LoopConfig) -> Predictor:
+    def predict(x: Tensor) -> Tensor:
+        with precision.autocast():
+            return model(_prepare(x, cfg)).float()
+    return predict
+
+
+def _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result: TrainResult) -> None:
+    model.eval()
+    with torch.no_grad():
+        metrics = dict(evaluate(_predictor(model, precision, cfg)))
+        for trick in tricks:
+            for name, fn in trick.predictors().items():
+                wrapped = _predictor(fn, precision, cfg) if isinstance(fn, nn.Module) else fn
+                metrics.update({f"{name}/{k}": v for k, v in evaluate(wrapped).items()})
+    model.train()
+    curves = result.curves
+    curves.setdefault("epoch", []).append(epoch + 1)
+    curves.setdefault("step", []).append(result.steps)
+    curves.setdefault("train_loss", []).append(curves["train_loss_all"][-1])
+    curves.setdefault("lr", []).append(result.lr_trace["lr"][-1] if result.lr_trace["lr"] else math.nan)
+    for key, value in metrics.items():
+        curves.setdefault(key, []).append(value)
+    result.final = metrics
+
+
+def _extra_metrics(model, evaluate, precision, tricks, cfg) -> dict:
+    model.eval()
+    extra = {}
+    with torch.no_grad():
+        for trick in tricks:
+            extra.update(trick.extra_metrics(evaluate))
+    return extra
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# --- exact resume -------------------------------------------------------------------------------
+
+class Checkpointer:
+    """Keeps the latest training state in one file, written atomically (temp file + rename)."""
+
+    def __init__(self, path):
+        from pathlib import Path
+        self.path = Path(path)
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        return torch.load(self.path, map_location="cpu", weights_only=True)
+
+    def save(self, state: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.path)
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _snapshot(epoch, model, optimizer, precision, tricks, ctx, data_generator, result) -> dict:
+    return {
+        "epoch": epoch + 1,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "precision": precision.state_dict(),
+        "tricks": [t.state_dict() for t in tricks],
+        "trick_rng": ctx.generator.get_state(),
+        "data_rng": data_generator.get_state() if data_generator is not None else None,
+        "result": {"curves": result.curves, "final": result.final, "lr_trace": result.lr_trace,
+                   "steps": result.steps, "samples": result.samples, "train_time_s": result.train_time_s},
+    }
+
+
+def _restore(state, model, optimizer, precision, tricks, ctx, data_generator, result) -> int:
+    model.load_state_dict(state["model"])
+    for trick, trick_state in zip(tricks, state["tricks"]):  # first: a trick may reshape the optimizer
+        trick.load_state_dict(trick_state)
+    optimizer.load_state_dict(state["optimizer"])
+    precision.load_state_dict(state["precision"])
+    ctx.generator.set_state(state["trick_rng"])
+    if data_generator is not None and state["data_rng"] is not None:
+        data_generator.set_state(state["data_rng"])
+    for key, value in state["result"].items():
+        setattr(result, key, value)
+    return int(state["epoch"])
