@@ -129,8 +129,8 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
         if on_start:
             on_start(loop_cfg.total_steps)
         result = train(setup.model, make_optimizer(job.config.optimizer), lr_at, setup.batches,
-                       setup.evaluate, loop_cfg, ctx, tricks, checkpoint=ckpt, on_step=on_step,
-                       data_generator=data_gen)
+                       setup.evaluate, loop_cfg, ctx, tricks, loss_fn=setup.loss_fn, checkpoint=ckpt,
+                       on_step=on_step, data_generator=data_gen, count=setup.count)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as err:  # one failing job must not stop the others; the record says why

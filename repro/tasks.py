@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-from tricks.hooks import Predictor
+from tricks.hooks import LossFn, Predictor
+from tricks.loop import cross_entropy
 
 ECE_BINS = 15
 EVAL_BATCH = 1000
@@ -30,6 +31,8 @@ class TaskSetup:
     num_classes: int
     channels_last_default: bool
     layer_groups: list[nn.Module] | None = None
+    loss_fn: LossFn = cross_entropy                              # loss_fn(model(x), y)
+    count: Callable[[object, Tensor], int] = lambda x, y: len(y)  # throughput unit per batch
 
 
 def classification_metrics(predict: Predictor, x: Tensor, y: Tensor, num_classes: int,

@@ -79,8 +79,12 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
           lr_at: Callable[[int], float], batches: Batches, evaluate: Evaluate, cfg: LoopConfig,
           ctx: LoopContext, tricks: list[Trick] = (), loss_fn: LossFn = cross_entropy,
           checkpoint: Checkpointer | None = None, on_step: Callable[[int], None] | None = None,
-          data_generator: torch.Generator | None = None) -> TrainResult:
-    """Train `model` for cfg.epochs; resume from `checkpoint` when it holds a state."""
+          data_generator: torch.Generator | None = None,
+          count: Callable[[object, Tensor], int] = lambda x, y: len(y)) -> TrainResult:
+    """Train `model` for cfg.epochs; resume from `checkpoint` when it holds a state.
+
+    `count(x, y)` is what throughput counts per batch: samples by default, tokens for translation.
+    """
     precision = Precision.create(cfg.precision, ctx.device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -99,7 +103,7 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
     for epoch in range(start_epoch, cfg.epochs):
         try:
             _train_epoch(epoch, model, optimizer, lr_at, batches(epoch), loss_fn, precision, tricks,
-                         cfg, result, on_step)
+                         cfg, result, on_step, count)
         except Diverged as bad:
             result.status, result.reason = "diverged", str(bad)
             return result
@@ -113,7 +117,7 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
 
 
 def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, tricks, cfg, result,
-                 on_step) -> None:
+                 on_step, count) -> None:
     model.train()
     step0 = epoch * cfg.steps_per_epoch
     losses = torch.zeros(cfg.steps_per_epoch, device=next(model.parameters()).device)
@@ -133,7 +137,7 @@ def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, tr
         precision.backward_and_step(loss, optimizer)
         for trick in tricks:
             trick.after_step(step)
-        n, result.samples, result.steps = i + 1, result.samples + x.shape[0], step + 1
+        n, result.samples, result.steps = i + 1, result.samples + count(x, y), step + 1
         if (i + 1) % cfg.check_every == 0:
             _check_finite(losses[: i + 1], step0)
         if on_step:
@@ -163,8 +167,8 @@ def _set_lrs(optimizer, base_lr: float, step: int, tricks, result: TrainResult, 
         result.lr_trace["lr"].append(optimizer.param_groups[0]["lr"])
 
 
-def _prepare(x: Tensor, cfg: LoopConfig) -> Tensor:
-    if cfg.channels_last and x.dim() == 4:
+def _prepare(x, cfg: LoopConfig):
+    if cfg.channels_last and isinstance(x, Tensor) and x.dim() == 4:
         return x.contiguous(memory_format=torch.channels_last)
     return x
 
