@@ -89,7 +89,8 @@ def main() -> None:
               f"ratio {ratios[-1]:.3f}")
     q = statistics.quantiles(ratios, n=4)
     print(f"hardware: {fingerprint(device)['id']}")
-    print(f"median step: bare {statistics.median(bare_t) * 1e3:.1f} ms, ours {statistics.median(ours_t) * 1e3:.1f} ms")
+    print(f"median step: bare {statistics.median(bare_t) * 1e3:.1f} ms, "
+          f"ours {statistics.median(ours_t) * 1e3:.1f} ms")
     print(f"loop overhead ratio (ours/bare): median {statistics.median(ratios):.3f}  "
           f"IQR [{q[0]:.3f}, {q[2]:.3f}]  min {min(ratios):.3f}  max {max(ratios):.3f}  "
           f"(target <= 1.03, {args.rounds} interleaved rounds of {args.steps} steps)")

@@ -6,7 +6,7 @@ import hashlib
 import os
 import platform
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -31,7 +31,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-@lru_cache(maxsize=None)
+@cache
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -65,7 +65,7 @@ def fingerprint_id(info: dict) -> str:
     return f"{slug[:40]}-{info['threads']}t-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,

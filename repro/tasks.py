@@ -5,10 +5,10 @@ Each task gives the runner a `TaskSetup`; the runner and the loop never look ins
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F

@@ -113,7 +113,7 @@ def test_interrupted_run_resumes_bit_identical(tmp_path):
         run(checkpoint=ckpt, on_step=crash_mid_epoch)
     assert ckpt.load()["epoch"] == 1
     resumed, result = run(checkpoint=ckpt)
-    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert result.curves == ref_result.curves
     assert result.final == ref_result.final

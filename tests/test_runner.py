@@ -65,7 +65,7 @@ def test_run_writes_complete_records_and_skips_finished_jobs(tmp_path, capsys):
 
 
 def test_a_diverging_arm_is_recorded_and_the_others_go_on(tmp_path):
-    spec = tiny_spec(tmp_path, epochs=1, lr=1.0e12)
+    spec = tiny_spec(tmp_path, epochs=1, lr=1.0e30)
     assert main(["run", str(spec), "--profile", "smoke", "--no-report", *repro(tmp_path)]) == 0
     boom = record(tmp_path, "boom")
     assert boom["status"] == "diverged" and "at step" in boom["reason"]

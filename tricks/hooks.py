@@ -7,8 +7,8 @@ modules (schedules, averaging, ...); the adapters here are the thin layer that p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor, nn

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -260,7 +260,7 @@ def _snapshot(epoch, model, optimizer, precision, tricks, ctx, data_generator, r
 
 def _restore(state, model, optimizer, precision, tricks, ctx, data_generator, result) -> int:
     model.load_state_dict(state["model"])
-    for trick, trick_state in zip(tricks, state["tricks"]):  # first: a trick may reshape the optimizer
+    for trick, trick_state in zip(tricks, state["tricks"], strict=True):  # may reshape the optimizer
         trick.load_state_dict(trick_state)
     optimizer.load_state_dict(state["optimizer"])
     precision.load_state_dict(state["precision"])
