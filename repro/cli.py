@@ -59,11 +59,11 @@ def plan(paths: list[Path], profile: str, arms: list[str] | None, seeds: list[in
         if unknown:
             raise UserError(f"{path}: --arms {','.join(unknown)}: no such arm; arms are "
                             f"{', '.join(configs)}")
-        for arm, cfg in configs.items():
-            if arms and arm not in arms:
-                continue
-            for seed in seeds if seeds is not None else range(spec.seeds(profile)):
-                jobs.append(Job(spec.id, profile, arm, seed, cfg))
+        # seed-major: the arms of one seed run next to each other, so drift of a noisy machine
+        # hits every arm alike and wall-clock comparisons stay paired
+        for seed in seeds if seeds is not None else range(spec.seeds(profile)):
+            jobs.extend(Job(spec.id, profile, arm, seed, cfg) for arm, cfg in configs.items()
+                        if not arms or arm in arms)
     return specs, jobs
 
 
@@ -129,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--profile", default="cpu")
     _dirs(report)
     report.set_defaults(func=lambda a: _report(a.results_dir, a.profile))
+
+    from repro import schedule_plot
+    plot = sub.add_parser("plot-schedule", help="draw learning-rate schedules (e.g. OpenNMT's Noam)")
+    schedule_plot.add_arguments(plot)
+    plot.set_defaults(func=schedule_plot.run)
+
+    from repro import bench
+    bench_parser = sub.add_parser("bench", help="speed benchmarks: AMP throughput, baselines, regression check")
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(func=bench.run)
     return parser
 
 

@@ -1,0 +1,36 @@
+import pytest
+
+from repro.cli import build_parser, main, parse_seeds
+from repro.errors import UserError
+from tricks.schedules import opennmt_noam
+
+
+def test_every_command_has_help(capsys):
+    for command in ("list", "run", "report", "plot-schedule"):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args([command, "--help"])
+        assert exit_.value.code == 0
+        assert "usage: repro" in capsys.readouterr().out
+
+
+def test_seed_lists_and_ranges():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds("3-5,9") == [3, 4, 5, 9]
+    assert parse_seeds(None) is None
+    with pytest.raises(UserError, match="--seeds"):
+        parse_seeds("x")
+
+
+def test_unknown_spec_names_the_known_ones(tmp_path, capsys):
+    assert main(["run", "no_such_spec", "--results-dir", str(tmp_path)]) == 2
+    assert "label_smoothing" in capsys.readouterr().err
+
+
+def test_plot_schedule_draws_the_opennmt_curves(tmp_path):
+    out = tmp_path / "noam.png"
+    assert main(["plot-schedule", "opennmt", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the wrapped curve peaks at step_start + step_duration * warmup with scale * d^-0.5 * w^-0.5
+    peak = 2.0 * 768**-0.5 * 8000**-0.5
+    assert opennmt_noam(10_000 + 2 * 8000 - 2, 768, 8000, scale=2.0, step_start=10_000,
+                        step_duration=2) == pytest.approx(peak, rel=1e-12)
