@@ -81,6 +81,7 @@ def cmd_list(args) -> None:
 
 def cmd_run(args) -> None:
     from repro.executor import pending, run_jobs
+    from repro.runner import is_rank0
 
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
                        parse_seeds(args.seeds))
@@ -88,7 +89,7 @@ def cmd_run(args) -> None:
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
     records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs)
     failed = [r for r in records if r["status"] == "failed"]
-    if not args.no_report:
+    if not args.no_report and is_rank0():
         _report(args.results_dir, args.profile)
     if failed:
         raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"

@@ -97,6 +97,19 @@ def test_sigkill_mid_epoch_then_rerun_ends_with_the_uninterrupted_metrics(tmp_pa
     assert resumed["curves"]["test_error"] == straight["curves"]["test_error"]
 
 
+@pytest.mark.slow
+def test_jobs_2_runs_jobs_in_parallel_processes_with_the_same_records(tmp_path):
+    spec = tiny_spec(tmp_path, epochs=1)
+    args = [str(spec), "--profile", "smoke", "--no-report", "--arms", "plain", "--seeds", "0,1"]
+    assert main(["run", *args, "--jobs", "2", *repro(tmp_path, out="par")]) == 0
+    assert main(["run", *args, *repro(tmp_path, out="seq")]) == 0
+    for seed in (0, 1):
+        par = json.loads((tmp_path / f"par/runs/tiny/smoke/plain/seed{seed}.json").read_text())
+        seq = json.loads((tmp_path / f"seq/runs/tiny/smoke/plain/seed{seed}.json").read_text())
+        # workers use 1 thread each instead of 2: reductions sum in another order, so float noise
+        assert par["status"] == "ok" and par["final"] == pytest.approx(seq["final"], rel=1e-3)
+
+
 def test_malformed_spec_exits_2_with_one_line_and_no_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY.replace("EPOCHS", "2").replace("LR", "0.1").replace("batch_size: 32",
