@@ -2,8 +2,8 @@
 
 Work: cifar_resnet-20, bf16 autocast, channels_last, batch 128, Fashion-MNIST-sized tensors
 (1x28x28, 10 classes), SGD with momentum. Both loops see the same batches and start from the same
-weights. Rounds are interleaved (A B, B A, A B, ...) so drift of the machine hits both alike.
-Prints the per-round ratio (ours / bare) and its median and spread. Target: median <= 1.03.
+weights. Rounds are interleaved (A B, B A, ...) so drift of the machine hits both alike.
+Prints the per-round ratio (ours / bare), its median with a bootstrap interval. Target: median <= 1.03.
 
     python benchmarks/loop_overhead.py [--steps 30] [--rounds 7] [--device auto]
 """
@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from repro.hardware import fingerprint, pick_device
-from repro.models import build_model
-from tricks.hooks import LoopContext
-from tricks.loop import LoopConfig, sync, train
-from tricks.precision import Precision
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from benchmarks import bench_lib  # noqa: E402
+from repro.hardware import fingerprint, pick_device  # noqa: E402
+from repro.models import build_model  # noqa: E402
+from tricks.hooks import LoopContext  # noqa: E402
+from tricks.loop import LoopConfig, sync, train  # noqa: E402
 
 
 def make_batches(steps: int, batch: int, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -66,34 +69,35 @@ def our_loop(model, batches, device) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="training steps per timed run")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (pairs of runs)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=None, help="also write the record (JSON) here")
     args = parser.parse_args()
     device = pick_device(args.device)
-    Precision.create("bf16", device)
     torch.manual_seed(0)
     model0 = build_model({"name": "cifar_resnet", "depth": 20}, 10, 1).to(device)
     batches = make_batches(args.steps, 128, device)
     bare_loop(copy.deepcopy(model0), batches[:5], device)   # warm-up: kernels, allocator
     our_loop(copy.deepcopy(model0), batches[:5], device)
-    ratios, ours_t, bare_t = [], [], []
-    for r in range(args.rounds):
-        order = [("bare", bare_loop), ("ours", our_loop)]
-        if r % 2:
-            order.reverse()
-        times = {name: fn(copy.deepcopy(model0), batches, device) for name, fn in order}
-        ours_t.append(times["ours"] / args.steps)
-        bare_t.append(times["bare"] / args.steps)
-        ratios.append(times["ours"] / times["bare"])
-        print(f"round {r}: bare {bare_t[-1] * 1e3:7.1f} ms/step  ours {ours_t[-1] * 1e3:7.1f} ms/step  "
-              f"ratio {ratios[-1]:.3f}")
-    q = statistics.quantiles(ratios, n=4)
+    times = bench_lib.interleaved({"bare": lambda: bare_loop(copy.deepcopy(model0), batches, device),
+                                   "ours": lambda: our_loop(copy.deepcopy(model0), batches, device)},
+                                  args.rounds)
+    for r, (bare, ours) in enumerate(zip(times["bare"], times["ours"], strict=True)):
+        print(f"round {r}: bare {bare / args.steps * 1e3:7.1f} ms/step  ours {ours / args.steps * 1e3:7.1f} "
+              f"ms/step  ratio {ours / bare:.3f}")
+    overhead = bench_lib.speedup(times["ours"], times["bare"])   # t_ours / t_bare per round
     print(f"hardware: {fingerprint(device)['id']}")
-    print(f"median step: bare {statistics.median(bare_t) * 1e3:.1f} ms, "
-          f"ours {statistics.median(ours_t) * 1e3:.1f} ms")
-    print(f"loop overhead ratio (ours/bare): median {statistics.median(ratios):.3f}  "
-          f"IQR [{q[0]:.3f}, {q[2]:.3f}]  min {min(ratios):.3f}  max {max(ratios):.3f}  "
-          f"(target <= 1.03, {args.rounds} interleaved rounds of {args.steps} steps)")
+    print(f"median step: bare {bench_lib.spread(times['bare'])['median'] / args.steps * 1e3:.1f} ms, "
+          f"ours {bench_lib.spread(times['ours'])['median'] / args.steps * 1e3:.1f} ms")
+    print(f"loop overhead ratio (ours/bare): median {overhead['median']:.3f}  95% CI "
+          f"[{overhead['lo']:.3f}, {overhead['hi']:.3f}]  min {min(overhead['per_round']):.3f}  "
+          f"max {max(overhead['per_round']):.3f}  (target <= 1.03, {args.rounds} interleaved rounds of "
+          f"{args.steps} steps)")
+    if args.out:
+        config = {"model": "cifar_resnet-20", "precision": "bf16", "batch": 128, "steps": args.steps,
+                  "rounds": args.rounds}
+        record = bench_lib.make_record("loop_overhead", device, config, {"times": times, "ratio": overhead})
+        bench_lib.write_json_atomic(args.out, record)
 
 
 if __name__ == "__main__":

@@ -81,10 +81,12 @@ def cmd_list(args) -> None:
 
 def cmd_run(args) -> None:
     from repro.executor import pending, run_jobs
+    from repro.lr_search import apply_lr_finder
     from repro.runner import is_rank0
 
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
                        parse_seeds(args.seeds))
+    jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
     records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs)
@@ -137,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.set_defaults(func=schedule_plot.run)
 
     from repro import bench
-    bench_parser = sub.add_parser("bench", help="speed benchmarks: AMP throughput, baselines, regression check")
+    bench_parser = sub.add_parser("bench", help="speed: AMP throughput, baselines, regression check")
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(func=bench.run)
     return parser

@@ -128,16 +128,17 @@ class PreActBlock(nn.Module):
         return self.conv2(F.relu(self.bn2(self.conv1(out)))) + shortcut
 
 
-def preact_resnet18(num_classes: int, in_channels: int) -> LayeredNet:
+def preact_resnet18(num_classes: int, in_channels: int, width: int = 64) -> LayeredNet:
     """PreAct ResNet-18 as used by mixup (Zhang et al. 2018, arXiv 1710.09412; blocks of arXiv 1603.05027).
 
-    Stem 3x3 conv to 64 channels, four stages of two pre-activation blocks (64, 128, 256, 512; stride 2
-    from stage 2), pooling and a linear classifier. Like the mixup code, there is no BN-ReLU between the
-    last block and the pooling: 11.17M parameters for 10 classes.
+    Stem 3x3 conv to w channels, four stages of two pre-activation blocks (w, 2w, 4w, 8w with w = 64;
+    stride 2 from stage 2), pooling and a linear classifier. Like the mixup code, there is no BN-ReLU
+    between the last block and the pooling: 11.17M parameters for 10 classes. A smaller `width` (e.g. 16,
+    1/16 of the FLOPs) is the CPU stand-in.
     """
-    groups: OrderedDict[str, nn.Module] = OrderedDict(stem=_conv3x3(in_channels, 64))
-    c = 64
-    for stage, c_out in enumerate((64, 128, 256, 512), start=1):
+    groups: OrderedDict[str, nn.Module] = OrderedDict(stem=_conv3x3(in_channels, width))
+    c = width
+    for stage, c_out in enumerate((width, 2 * width, 4 * width, 8 * width), start=1):
         for i in range(2):
             groups[f"stage{stage}_block{i}"] = PreActBlock(c, c_out, 2 if stage > 1 and i == 0 else 1)
             c = c_out
@@ -235,14 +236,17 @@ def densenet_bc(num_classes: int, in_channels: int, depth: int = 100, growth_rat
 VGG16_WIDTHS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
-def vgg16(num_classes: int, in_channels: int, dropout: float = 0.5) -> LayeredNet:
+def vgg16(num_classes: int, in_channels: int, dropout: float = 0.5, width: int = 64) -> LayeredNet:
     """VGG-16 (Simonyan & Zisserman 2015, arXiv 1409.1556) in the CIFAR variant FreezeOut used
     (Brock et al. 2017, arXiv 1706.04983; ajbrock/FreezeOut vgg.py, after Zagoruyko's cifar.torch).
 
     Thirteen conv3x3-BN-ReLU layers with 2x2 max pooling after each of the five stages (ceil mode, so
     28x28 inputs work too), then Linear-BN-ReLU-Dropout, Linear-BN-ReLU-BN-Dropout (the repeated BN is
-    in the FreezeOut code), Linear. Each conv layer, with its pooling, is one layer group.
+    in the FreezeOut code), Linear. Each conv layer, with its pooling, is one layer group. `width` is the
+    first stage's channel count (64 in the paper); every layer, the 512-wide head included, scales by
+    width / 64 (e.g. 16: 1/16 of the FLOPs, the CPU stand-in).
     """
+    scale = width / 64
     groups: OrderedDict[str, nn.Module] = OrderedDict()
     c = in_channels
     for v in VGG16_WIDTHS:
@@ -251,14 +255,15 @@ def vgg16(num_classes: int, in_channels: int, dropout: float = 0.5) -> LayeredNe
             groups[last] = nn.Sequential(*groups[last], nn.MaxPool2d(2, ceil_mode=True))
         else:
             name = f"conv{len(groups)}" if groups else "stem"
-            groups[name] = nn.Sequential(_conv3x3(c, v), *_bn_relu(v))
-            c = v
+            groups[name] = nn.Sequential(_conv3x3(c, round(v * scale)), *_bn_relu(round(v * scale)))
+            c = round(v * scale)
+    h = round(512 * scale)
     groups["head"] = nn.Sequential(
         nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(c, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Dropout(dropout),
-        nn.Linear(512, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.BatchNorm1d(512),
+        nn.Linear(c, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True), nn.Dropout(dropout),
+        nn.Linear(h, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True), nn.BatchNorm1d(h),
         nn.Dropout(dropout),
-        nn.Linear(512, num_classes))
+        nn.Linear(h, num_classes))
     return _init(LayeredNet(groups))
 
 

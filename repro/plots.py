@@ -129,3 +129,33 @@ def _estimate_panel(ax, v: Verdict) -> None:
     ax.set_xlabel(f"{label} ({v.metric}); dashed: {v.bound:g}", fontsize=8)
     ax.set_title(f"{v.claim_id}: {v.verdict}", fontsize=9)
     ax.tick_params(labelsize=7)
+
+
+def speedup_pareto(table: pd.DataFrame, metric: str, path: Path) -> Path | None:
+    """`metric` against measured training speedup, one line per model (points sorted by speedup, x error
+    bars: 95% interval); hollow markers on a dotted line: the same arms at their FLOP-estimated speedup."""
+    table = table[np.isfinite(table["speedup"].astype(float))]
+    if table.empty:
+        return None
+    fig = Figure(figsize=(6.0, 3.6))
+    ax = fig.subplots()
+    for i, (model, rows) in enumerate(table.groupby("model", sort=False)):
+        rows = rows.sort_values("speedup")
+        colour = f"C{i % 10}"
+        lo = (rows["speedup"] - rows["speedup_lo"]).clip(lower=0).fillna(0)
+        hi = (rows["speedup_hi"] - rows["speedup"]).clip(lower=0).fillna(0)
+        ax.errorbar(rows["speedup"], rows[metric], xerr=[lo, hi], color=colour, marker="o", ms=4,
+                    capsize=2, lw=1.2, label=f"{model}: measured")
+        est = rows.sort_values("flop_speedup")
+        ax.plot(est["flop_speedup"], est[metric], color=colour, ls=":", marker="o", mfc="none", ms=4,
+                lw=1, label=f"{model}: FLOP estimate")
+        for _, r in rows.iterrows():
+            ax.annotate(r["arm"], (r["speedup"], r[metric]), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.axvline(1.0, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel("training speedup vs the model's baseline (×)", fontsize=8)
+    ax.set_ylabel(metric, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -44,6 +44,17 @@ REGISTRIES = {
     "schedule": ("tricks.schedules", "SCHEDULES", ("lr", "total_steps", "steps_per_epoch")),
     "trick": ("tricks.registry", "TRICKS", ()),
 }
+# task -> kind -> registry, for tasks whose models and datasets are not images (same tuple layout)
+TASK_REGISTRIES = {
+    "translation": {
+        "model": ("repro.translation", "TRANSLATION_MODELS", ("vocab_size", "pad_id")),
+        "dataset": ("repro.translation", "TRANSLATION_DATASETS", ("data_root", "device", "subset")),
+    },
+    "text-classification": {
+        "model": ("repro.textcls", "TEXT_MODELS", ("train_texts",)),
+        "dataset": ("repro.textcls", "TEXT_DATASETS", ("data_root", "device", "subset")),
+    },
+}
 DEFAULT_AUGMENTATIONS = ("pad_crop", "hflip")
 
 
@@ -57,9 +68,13 @@ def _import(module: str):
         raise
 
 
-def registry(kind: str) -> dict[str, Callable] | None:
-    """The registry dict for `kind`, or None when its module is not installed (then names are unchecked)."""
-    module, attr, _ = REGISTRIES[kind]
+def _source(kind: str, task: str | None) -> tuple[str, str, tuple[str, ...]]:
+    return TASK_REGISTRIES.get(task, {}).get(kind, REGISTRIES[kind])
+
+
+def registry(kind: str, task: str | None = None) -> dict[str, Callable] | None:
+    """The registry dict for `kind` (of `task`), or None when its module is not installed (then unchecked)."""
+    module, attr, _ = _source(kind, task)
     mod = _import(module)
     return None if mod is None else getattr(mod, attr)
 
@@ -182,20 +197,21 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
-def check_entry(kind: str, name: Any, kwargs: dict, loc: Loc) -> None:
-    """A `{name: ..., **kwargs}` section: the name is in the `kind` registry and kwargs fit its signature."""
-    reg = registry(kind)
+def check_entry(kind: str, name: Any, kwargs: dict, loc: Loc, task: str | None = None) -> None:
+    """A `{name: ..., **kwargs}` section: the name is in the `kind` registry (of `task`, see TASK_REGISTRIES)
+    and kwargs fit its signature."""
+    reg = registry(kind, task)
     if reg is None:
         return
     check_choice(name, list(reg), kind, loc + ("name",))
-    skip = REGISTRIES[kind][2]
+    skip = _source(kind, task)[2]
     check_kwargs(reg[name], kwargs, skip, f"{kind} {name!r}", loc)
 
 
 def check_run_config(cfg) -> None:
     """Registry checks of one merged RunConfig (repro.spec.RunConfig); raises Problem with a merged loc."""
-    check_entry("model", cfg.model.name, dict(cfg.model.model_extra or {}), ("model",))
-    check_entry("dataset", cfg.data.name, dict(cfg.data.model_extra or {}), ("data",))
+    check_entry("model", cfg.model.name, dict(cfg.model.model_extra or {}), ("model",), cfg.task)
+    check_entry("dataset", cfg.data.name, dict(cfg.data.model_extra or {}), ("data",), cfg.task)
     allowed_aug = augmentations()
     for i, aug in enumerate(cfg.data.augment):
         check_choice(aug, allowed_aug, "augmentation", ("data", "augment", i))

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from repro import plots
+from repro import extras, plots
 from repro.stats import NO_DATA, Verdict, get_field, judge
 
 RECORD_NAME = re.compile(r"^seed(\d+)\.json$")
@@ -140,16 +140,18 @@ def _rule(v: Verdict) -> str:
 
 
 def scale(records: pd.DataFrame, profile: str) -> str:
-    """What was run: profile + dataset (subset), model and epochs from the records' config."""
+    """What was run: profile + dataset (subset), model and epochs from the records' configs; where arms
+    differ, every distinct value in record order, joined by ' / '."""
     if records.empty:
         return profile
-    cfg = records.iloc[0]["config"]
-    data, model = cfg.get("data") or {}, cfg.get("model") or {}
-    subset = f"[{data['subset']}]" if data.get("subset") else ""
-    name, margs = model.get("name", "?"), ",".join(f"{k}={v}" for k, v in model.items() if k != "name")
-    model_text = f"{name}({margs})" if margs else name
-    parts = [f"{data.get('name', '?')}{subset}", model_text, f"{cfg.get('epochs', '?')} ep"]
-    return f"{profile}: " + ", ".join(parts)
+    parts = [(_data_text, ""), (extras.model_label, ""), (lambda cfg: str(cfg.get("epochs", "?")), " ep")]
+    texts = [" / ".join(dict.fromkeys(fn(c) for c in records["config"])) + unit for fn, unit in parts]
+    return f"{profile}: " + ", ".join(texts)
+
+
+def _data_text(cfg: dict) -> str:
+    data = cfg.get("data") or {}
+    return data.get("name", "?") + (f"[{data['subset']}]" if data.get("subset") else "")
 
 
 def _cell(x: Any) -> str:
@@ -285,6 +287,27 @@ def _plot_blocks(out: Path, sid: str, ok: pd.DataFrame, series: dict, colours: d
     return [("img", name, f"{sid}/{png.name}") for name, png in pngs if png]
 
 
+def _lr_finder_blocks(out: Path, sid: str, ok: pd.DataFrame, arms: list[str]) -> list[tuple]:
+    """The LR range test of a spec's `lr_finder:` (repro/lr_search.py), when its cache file is there."""
+    path = out / sid / "lr_finder.json"
+    if not path.exists():
+        return []
+    found = json.loads(path.read_text())
+    lrs = {a: ok.loc[ok["arm"] == a, "config"].iloc[0]["optimizer"]["lr"]
+           for a in arms if (ok["arm"] == a).any()}
+    text = (f"LR range test on arm {found['arm']} (seed 0, {len(found['lrs'])} steps, "
+            f"{found['settings']['start_lr']:g} to {found['settings']['end_lr']:g}): "
+            f"{found['suggestion']} suggestion {found['lr']:.3g}. Learning rate of each arm: "
+            + ", ".join(f"{a} {lr:.3g}" for a, lr in lrs.items()) + ".")
+    png = path.with_suffix(".png")
+    return [("h", 3, "Learning rate (LR range test)"), ("p", text)] + (
+        [("img", "LR range test", f"{sid}/{png.name}")] if png.exists() else [])
+
+
+def _in_arm_order(records: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    return records.sort_values(["arm", "seed"], key=lambda c: c.map(arms.index) if c.name == "arm" else c)
+
+
 def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> tuple[list, list[tuple]]:
     """Judge the spec's claims, write its files, return (verdict-table rows, section blocks)."""
     sid, paper = get_field(spec, "id"), get_field(spec, "paper") or {}
@@ -293,7 +316,7 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> 
     ok = records[records["status"] == "ok"]
     series = _curve_series(ok, arms)
     colours = plots.arm_colours(list(series))
-    run_scale = scale(ok if not ok.empty else records, profile)
+    run_scale = scale(_in_arm_order(ok if not ok.empty else records, arms), profile)
     arxiv = get_field(paper, "arxiv")
     where = ", ".join(str(x) for x in (get_field(paper, "venue"), arxiv and f"arXiv:{arxiv}") if x)
     blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}"), ("p", f"{where}. Scale: {run_scale}.")]
@@ -305,7 +328,10 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> 
                      _estimate(v), run_scale, v.verdict, v.note])
         blocks += [("h", 3, f"Claim {v.claim_id}: {v.verdict}"), ("p", v.text), *_claim_summary(v),
                    *_claim_files(out, sid, v, table, colours)]
-    blocks += [("h", 3, "Arms"), _arms_table(records, arms), *_plot_blocks(out, sid, ok, series, colours)]
+    blocks += [("h", 3, "Arms"), _arms_table(records, arms), *_lr_finder_blocks(out, sid, ok, arms),
+               *extras.extra_blocks(out, sid, ok, arms),
+               *extras.speedup_blocks(out, sid, ok, arms, get_field(spec, "plots") or []),
+               *_plot_blocks(out, sid, ok, series, colours)]
     bad = records[records["status"] != "ok"].sort_values(["arm", "seed"])
     if not bad.empty:
         blocks += [("h", 3, "Diverged or failed jobs"),

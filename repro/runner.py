@@ -77,8 +77,11 @@ def make_optimizer(opt_cfg) -> Callable[[list[dict]], torch.optim.Optimizer]:
             return torch.optim.SGD(groups, lr=opt_cfg.lr, momentum=opt_cfg.momentum,
                                    nesterov=opt_cfg.nesterov, weight_decay=opt_cfg.weight_decay)
         cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[opt_cfg.name]
+        # the fused kernel: same update, ~5x faster than the per-tensor loop on CPU (MiniLM: 0.12 -> 0.024 s)
+        params = [p for g in groups for p in g["params"]]
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
         return cls(groups, lr=opt_cfg.lr, betas=tuple(opt_cfg.betas), eps=opt_cfg.eps,
-                   weight_decay=opt_cfg.weight_decay)
+                   weight_decay=opt_cfg.weight_decay, fused=fused)
     return build
 
 
@@ -112,6 +115,18 @@ def build_training(job: Job, device: torch.device, data_root: Path):
     return setup, loop_cfg, lr_at, tricks, ctx, data_gen
 
 
+def train_job(job: Job, device: torch.device, data_root: Path, checkpoint: Checkpointer | None = None,
+              on_step: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None):
+    """Build and train one job's model; returns (TrainResult, TaskSetup holding the model, LoopConfig)."""
+    setup, loop_cfg, lr_at, tricks, ctx, data_gen = build_training(job, device, data_root)
+    if on_start:
+        on_start(loop_cfg.total_steps)
+    result = train(setup.model, make_optimizer(job.config.optimizer), lr_at, setup.batches,
+                   setup.evaluate, loop_cfg, ctx, tricks, loss_fn=setup.loss_fn, checkpoint=checkpoint,
+                   on_step=on_step, data_generator=data_gen, count=setup.count)
+    return result, setup, loop_cfg
+
+
 def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, data_root: Path,
             on_step: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None
             ) -> dict:
@@ -125,12 +140,11 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     ckpt = Checkpointer(checkpoint_path(cache_dir, job, chash)) if is_rank0() else None
     start = time.perf_counter()
     try:
-        setup, loop_cfg, lr_at, tricks, ctx, data_gen = build_training(job, device, data_root)
-        if on_start:
-            on_start(loop_cfg.total_steps)
-        result = train(setup.model, make_optimizer(job.config.optimizer), lr_at, setup.batches,
-                       setup.evaluate, loop_cfg, ctx, tricks, loss_fn=setup.loss_fn, checkpoint=ckpt,
-                       on_step=on_step, data_generator=data_gen, count=setup.count)
+        if job.config.ensemble:
+            from repro.ensemble import train_ensemble
+            result = train_ensemble(job, device, data_root, ckpt, on_step, on_start)
+        else:
+            result = train_job(job, device, data_root, ckpt, on_step, on_start)[0]
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as err:  # one failing job must not stop the others; the record says why

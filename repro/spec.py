@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
 
 from repro.errors import UserError
 from repro.registry_check import MISSING, Problem, check_run_config, validate
@@ -88,6 +88,14 @@ class OptimizerConfig(_Strict):
     eps: float = Field(1e-8, gt=0)
 
 
+class EnsembleConfig(_Strict):
+    """`ensemble: {members: M}`: the job trains M independent copies of the run (member k with seed
+    repro.ensemble.member_seed(seed, k); member 0 is the plain run) and predicts with the mean of their
+    softmax outputs (Lakshminarayanan et al. 2017, arXiv 1612.01474). `epochs` is per member."""
+
+    members: int = Field(ge=1)
+
+
 class RunConfig(_Strict):
     """Everything one (arm, profile) run needs, after merging; `task` comes from the spec's top level."""
 
@@ -102,6 +110,15 @@ class RunConfig(_Strict):
     precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
     channels_last: bool | None = None  # None = auto: on for convnets
     eval_every: int = Field(1, ge=1)  # epochs between evaluations
+    ensemble: EnsembleConfig | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_ensemble(self, handler):
+        """Leave `ensemble` out of dumps when unset, so configs without it keep their hash."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("ensemble") is None:
+            data.pop("ensemble", None)
+        return data
 
 
 class Paper(_Strict):
@@ -131,6 +148,21 @@ class Claim(_Strict):
     published: Published = Field(default_factory=Published)
 
 
+class LrFinderConfig(_Strict):
+    """`lr_finder:` (spec level, repro/lr_search.py): before a profile's jobs, run the LR range test once on
+    arm `arm` (seed 0) and train every arm with lr = the suggestion x scale.get(arm, 1) instead of its
+    optimizer.lr; cached with its plot in results/<profile>/<spec>/lr_finder.{json,png}."""
+
+    arm: Slug
+    suggestion: Literal["steepest", "min_over_10"] = "steepest"
+    start_lr: float = Field(1e-7, gt=0)
+    end_lr: float = Field(10.0, gt=0)
+    num_steps: int = Field(100, ge=2)
+    skip_start: int = Field(10, ge=0)   # points left out of the suggestion at each end (fastai v1: 10, 5)
+    skip_end: int = Field(5, ge=0)
+    scale: dict[Slug, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+
+
 class Profile(_Strict):
     seeds: int = Field(ge=1)
     base: dict[str, Any] = Field(default_factory=dict)
@@ -145,6 +177,8 @@ class Spec(_Strict):
     arms: dict[Slug, dict[str, Any]] = Field(min_length=1)
     claims: list[Claim] = Field(min_length=1)
     profiles: dict[Slug, Profile]
+    plots: list[Literal["speedup"]] = Field(default_factory=list)  # extra report figures (repro/extras.py)
+    lr_finder: LrFinderConfig | None = None
     _path: str = PrivateAttr("")
     _configs: dict[str, dict[str, RunConfig]] = PrivateAttr(default_factory=dict)
 
@@ -284,6 +318,13 @@ def _check_spec(spec: Spec) -> None:
             if arm not in spec.arms:
                 allowed = f"{_SCALE_ONLY}; it may adjust arms {', '.join(spec.arms)}"
                 raise Problem(("profiles", name, "arms", arm), arm, allowed)
+    if spec.lr_finder is not None:
+        for loc, arm in [(("lr_finder", "arm"), spec.lr_finder.arm),
+                         *((("lr_finder", "scale", a), a) for a in spec.lr_finder.scale)]:
+            if arm not in spec.arms:
+                raise Problem(loc, arm, f"not an arm; {_one_of('arms', spec.arms)}")
+        if spec.lr_finder.start_lr >= spec.lr_finder.end_lr:
+            raise Problem(("lr_finder", "end_lr"), spec.lr_finder.end_lr, "must be larger than start_lr")
     seen: set[str] = set()
     for i, claim in enumerate(spec.claims):
         if claim.id in seen:

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_calibration_error
 
+from repro.textcls import text_classification_task
+from repro.translation import translation_task
 from tricks.hooks import LossFn, Predictor
 from tricks.loop import cross_entropy
 
@@ -80,4 +82,6 @@ def image_classification(cfg, seed: int, device: torch.device, data_root: Path,
                      channels_last_default=True, layer_groups=groups)
 
 
-TASKS: dict[str, Callable[..., TaskSetup]] = {"image-classification": image_classification}
+TASKS: dict[str, Callable[..., TaskSetup]] = {"image-classification": image_classification,
+                                               "translation": translation_task,
+                                               "text-classification": text_classification_task}

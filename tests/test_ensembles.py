@@ -70,7 +70,7 @@ def test_adapter_snapshots_predicts_and_reports():
     assert torch.allclose(ens(run.x), manual, atol=1e-6)
     assert run.clean_loss(ens) < 0.5 * before
     metrics = se.extra_metrics(_evaluate(run))
-    assert metrics["snapshot_ensemble/last1/test_error"] == metrics["snapshot_ensemble/snapshot4/test_error"]
+    assert metrics["snapshot_ensemble/last1/test_error"] == metrics["snapshot_ensemble/member4/test_error"]
     assert {f"snapshot_ensemble/last{m}/test_nll" for m in range(1, 5)} <= metrics.keys()
     assert len([k for k in metrics if k.endswith("/kl") and "pair" in k]) == 6
     assert metrics["snapshot_ensemble/mean_weight_distance"] > 0

@@ -8,6 +8,7 @@ from tricks.finetune import (
     ChainThaw,
     DiscriminativeLR,
     GradualUnfreezing,
+    LastLayers,
     chain_thaw_stage,
     discriminative_lrs,
     layer_groups,
@@ -83,7 +84,7 @@ def test_chain_thaw_order():
     ]
 
 
-@pytest.mark.parametrize("make", [GradualUnfreezing, ChainThaw, DiscriminativeLR])
+@pytest.mark.parametrize("make", [GradualUnfreezing, ChainThaw, DiscriminativeLR, LastLayers])
 def test_resume_is_bit_identical(make):
     a, c = resume_equivalence(lambda: [make()], k=20)
     assert_same_state(a, c)
@@ -96,3 +97,19 @@ def test_trains(make):
     before = run.clean_loss()
     run.train(48)
     assert run.clean_loss() < 0.6 * before
+
+
+def test_last_layers_trains_only_the_top_groups():
+    run = Run([LastLayers()], total_steps=32)
+    stem_w, body_w = run.model.stem[1].weight.detach().clone(), run.model.body[0].weight.detach().clone()
+    run.train(32)
+    assert _trainable(run) == [False, False, True]
+    assert torch.equal(run.model.stem[1].weight, stem_w) and torch.equal(run.model.body[0].weight, body_w)
+    assert _trainable(Run([LastLayers(groups=2)], total_steps=1)) == [False, True, True]
+
+
+def test_chain_thaw_lr_ratio_scales_every_group_but_the_head():
+    run = Run([ChainThaw(lr_ratio=0.1)], total_steps=2, lr=0.1)
+    run.train(1)
+    lrs = [g["lr"] for g in sorted(run.opt.param_groups, key=lambda g: g["layer_index"])]
+    assert lrs == pytest.approx([0.01, 0.01, 0.1], **TOL)

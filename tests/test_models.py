@@ -44,12 +44,27 @@ def test_parameters_match_papers(cfg, paper, digits):
     assert round(millions(cfg), digits) == paper
 
 
-def test_vgg16_parameters_by_hand():
-    """13 bias-free 3x3 convs with BN (2 params per channel), then 512-512-512-10 with three BN1d."""
-    widths = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+@pytest.mark.parametrize("width", [64, 16])
+def test_vgg16_parameters_by_hand(width):
+    """13 bias-free 3x3 convs with BN (2 params per channel), then h-h-h-10 with three BN1d, h = 8 width."""
+    widths = [3] + [width * m for m in (1, 1, 2, 2, 4, 4, 4, 8, 8, 8, 8, 8, 8)]
     convs = sum(9 * a * b + 2 * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    classifier = (512 * 512 + 512) * 2 + 3 * 2 * 512 + 512 * 10 + 10
-    assert millions({"name": "vgg16"}) * 1e6 == convs + classifier
+    h = 8 * width
+    classifier = (h * h + h) * 2 + 3 * 2 * h + h * 10 + 10
+    assert millions({"name": "vgg16", "width": width}) * 1e6 == convs + classifier
+
+
+@pytest.mark.parametrize("width", [64, 16])
+def test_preact_resnet18_parameters_by_hand(width):
+    """Stem conv; per block BN(c_in), conv3x3, BN(c_out), conv3x3 and a 1x1 projection where the shape
+    changes; a linear classifier on 8 width channels."""
+    total, c = 9 * 3 * width, width
+    for c_out in (width, 2 * width, 4 * width, 8 * width):
+        for _ in range(2):
+            total += 2 * c + 9 * c * c_out + 2 * c_out + 9 * c_out * c_out + (c * c_out if c != c_out else 0)
+            c = c_out
+    total += 8 * width * 10 + 10
+    assert millions({"name": "preact_resnet18", "width": width}) * 1e6 == total
 
 
 def test_cifar_resnet_shortcut_has_no_parameters():

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from tricks.averaging import frozen_copy, log_prob_predictor
+from tricks.averaging import frozen_copy
 from tricks.hooks import LoopContext, Predictor, Trick
 from tricks.schedules import snapshot_cycle_length
 
@@ -29,11 +29,6 @@ def snapshot_steps(total_steps: int, cycles: int) -> list[int]:
 def ensemble_log_probs(log_probs: list[Tensor]) -> Tensor:
     """log((1/m) sum_i softmax_i): the mean of the members' probabilities, kept in log space."""
     return torch.logsumexp(torch.stack(log_probs), 0) - math.log(len(log_probs))
-
-
-def ensemble_predictor(members: list[Predictor]) -> Predictor:
-    """fn(x) -> log of the mean softmax of `members` (each returning log-probabilities)."""
-    return lambda x: ensemble_log_probs([f(x) for f in members])
 
 
 def disagreement(logp_a: Tensor, logp_b: Tensor) -> float:
@@ -71,15 +66,72 @@ def diversity(log_probs: list[Tensor], states: list[dict[str, Tensor]]) -> dict[
     return out
 
 
-def _recording(fn: Predictor, sink: list[Tensor]) -> Predictor:
-    """Wrap a predictor so every output it gives is also kept (on CPU) for diversity metrics."""
+class LogProbs(nn.Module):
+    """A frozen, eval-mode member that returns log-probabilities: log_softmax(net(x)) in float32."""
 
-    def rec(x: Tensor) -> Tensor:
-        out = fn(x)
-        sink.append(out.detach().float().cpu())
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net.eval()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).float().log_softmax(-1)
+
+
+class Ensemble(nn.Module):
+    """log((1/m) sum_i softmax_i(x)) over `members`; a module, so the loop runs it in its precision."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ensemble_log_probs([m(x).float().log_softmax(-1) for m in self.members])
+
+
+class _Recorder(nn.Module):
+    """Runs `member` and keeps its log-probabilities batch by batch (on CPU) for `_replay`."""
+
+    def __init__(self, member: nn.Module):
+        super().__init__()
+        self.member, self.outputs = member, []
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.member(x)
+        self.outputs.append(out.detach().float().log_softmax(-1).cpu())
         return out
 
-    return rec
+
+def _replay(outputs: list[list[Tensor]]) -> Predictor:
+    """At its j-th call, the ensemble of the members' j-th recorded batches: `evaluate` walks the test set
+    in the same order every time, so the ensembles of the last m members cost no forward pass."""
+    calls = [0]
+
+    def predict(x: Tensor) -> Tensor:
+        j = calls[0]
+        calls[0] += 1
+        if j >= len(outputs[0]) or len(outputs[0][j]) != len(x):
+            raise RuntimeError("evaluate() did not present the batches it presented to the members")
+        return ensemble_log_probs([o[j] for o in outputs]).to(x.device)
+
+    return predict
+
+
+def ensemble_metrics(members: list[nn.Module], states: list[dict[str, Tensor]],
+                     evaluate: Callable[[Predictor], dict], prefix: str) -> dict[str, float]:
+    """The numbers of an ensemble of `members` (oldest first; modules returning logits or log-probs):
+    `<prefix>/member<i>/<metric>` for each alone, `<prefix>/last<m>/<metric>` for the mean softmax of the
+    last m = 1..M, and `diversity` (its weight distances from `states`). Each member runs over the test
+    set once; the last-m ensembles are formed from its recorded outputs."""
+    out: dict[str, float] = {}
+    recorders = [_Recorder(m) for m in members]
+    for i, rec in enumerate(recorders, start=1):
+        out.update({f"{prefix}/member{i}/{k}": v for k, v in evaluate(rec).items()})
+    outputs = [r.outputs for r in recorders]
+    for m in range(1, len(members) + 1):
+        out.update({f"{prefix}/last{m}/{k}": v for k, v in evaluate(_replay(outputs[-m:])).items()})
+    logps = [torch.cat(o) for o in outputs]
+    out.update({f"{prefix}/{k}": v for k, v in diversity(logps, states).items()})
+    return out
 
 
 class SnapshotEnsemble(Trick):
@@ -87,8 +139,9 @@ class SnapshotEnsemble(Trick):
 
     Takes a snapshot at the end of every cycle (cycles from the schedule, or the `cycles` argument to space
     snapshots equally over any schedule, e.g. Huang's NoCycle baseline). Predictor "snapshot_ensemble":
-    mean softmax of the last `last` snapshots. extra_metrics: each snapshot's metrics, the ensembles of the
-    last m = 1..M snapshots, and pairwise diversity.
+    mean softmax of the last `last` snapshots. extra_metrics (`ensemble_metrics`): each snapshot alone
+    ("member<i>"), the ensembles of the last m = 1..M snapshots, pairwise diversity, and the forward passes
+    the predictor costs per test image.
     """
 
     name = "snapshot_ensemble"
@@ -111,30 +164,24 @@ class SnapshotEnsemble(Trick):
                 {k: v.detach().to("cpu", copy=True) for k, v in self.ctx.model.state_dict().items()}
             )
 
-    def members(self) -> list[Predictor]:
-        """One predictor per snapshot, oldest first (models are rebuilt only when snapshots were added)."""
+    def members(self) -> list[nn.Module]:
+        """One log-prob module per snapshot, oldest first (rebuilt only when snapshots were added)."""
         while len(self._members) < len(self.snapshots):
             m = frozen_copy(self.ctx.model)
             m.load_state_dict(self.snapshots[len(self._members)])
-            self._members.append(m)
-        return [log_prob_predictor(m) for m in self._members[: len(self.snapshots)]]
+            self._members.append(LogProbs(m))
+        return self._members[: len(self.snapshots)]
 
     def predictors(self) -> dict[str, Predictor]:
         members = self.members()
-        return {self.name: ensemble_predictor(members[-self.last :])} if members else {}
+        return {self.name: Ensemble(members[-self.last :])} if members else {}
 
     def extra_metrics(self, evaluate: Callable[[Predictor], dict]) -> dict:
-        members, out = self.members(), {}
-        outputs: list[list[Tensor]] = [[] for _ in members]
-        for i, fn in enumerate(members):
-            for k, v in evaluate(_recording(fn, outputs[i])).items():
-                out[f"{self.name}/snapshot{i + 1}/{k}"] = v
-        for m in range(1, len(members) + 1):
-            for k, v in evaluate(ensemble_predictor(members[-m:])).items():
-                out[f"{self.name}/last{m}/{k}"] = v
-        logps = [torch.cat(o) for o in outputs]
-        for k, v in diversity(logps, self.snapshots).items():
-            out[f"{self.name}/{k}"] = v
+        members = self.members()
+        if not members:
+            return {}
+        out = ensemble_metrics(members, self.snapshots, evaluate, self.name)
+        out[f"{self.name}/forward_passes"] = float(len(members[-self.last :]))
         return out
 
     def state_dict(self) -> dict:

@@ -1,5 +1,6 @@
 """Fine-tuning tricks of ULMFiT (Howard & Ruder 2018, arXiv 1801.06146): discriminative learning rates,
-gradual unfreezing and chain-thaw, over a model's layer groups (forward order, head last)."""
+gradual unfreezing, chain-thaw and training the last layers only, over a model's layer groups (forward
+order, head last)."""
 
 from __future__ import annotations
 
@@ -127,10 +128,32 @@ class GradualUnfreezing(_EpochwiseThaw):
 
 
 class ChainThaw(_EpochwiseThaw):
-    """Spec: `{name: chain_thaw}`: one group at a time for one epoch each (head first, then lowest up),
-    then all groups (ULMFiT's Table 7 baseline)."""
+    """Spec: `{name: chain_thaw, lr_ratio: 1.0}`: one group at a time for one epoch each (head first, then
+    lowest up), then all groups (ULMFiT's Table 7 baseline). Every group but the head trains at lr_ratio x
+    the head's lr (Felbo et al. 2017 and ULMFiT use 1e-4 vs 1e-3: lr_ratio 0.1)."""
 
     name = "chain_thaw"
 
+    def __init__(self, lr_ratio: float = 1.0):
+        self.lr_ratio = lr_ratio
+
+    def param_groups(self, groups: list[dict]) -> list[dict]:
+        top = len(self.groups) - 1
+        return [{**g, "lr_scale": g["lr_scale"] * self.lr_ratio}
+                if g.get("layer_index", top) != top else g for g in super().param_groups(groups)]
+
     def trainable(self, epoch: int) -> set[int]:
         return set(chain_thaw_stage(epoch, len(self.groups)))
+
+
+class LastLayers(_EpochwiseThaw):
+    """Spec: `{name: last_layers, groups: 1}`: only the top `groups` layer groups ever train (ULMFiT Table 7
+    'Last': the classifier head alone on the frozen pretrained model)."""
+
+    name = "last_layers"
+
+    def __init__(self, groups: int = 1):
+        self.top = groups
+
+    def trainable(self, epoch: int) -> set[int]:
+        return set(range(max(len(self.groups) - self.top, 0), len(self.groups)))

@@ -88,9 +88,9 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
     precision = Precision.create(cfg.precision, ctx.device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
+    groups = default_param_groups(model)   # before setup: params a trick freezes now may thaw later
     for trick in tricks:
         trick.setup(ctx)
-    groups = default_param_groups(model)
     for trick in tricks:
         groups = trick.param_groups(groups)
     optimizer = ctx.optimizer = make_optimizer(groups)
@@ -187,14 +187,19 @@ def _predictor(model: nn.Module, precision: Precision, cfg: LoopConfig) -> Predi
     return predict
 
 
+def evaluator(evaluate: Evaluate, precision: Precision, cfg: LoopConfig) -> Evaluate:
+    """evaluate(fn), running a module predictor like the model: autocast, channels_last, float output."""
+    return lambda fn: evaluate(_predictor(fn, precision, cfg) if isinstance(fn, nn.Module) else fn)
+
+
 def _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result: TrainResult) -> None:
     model.eval()
+    evaluate = evaluator(evaluate, precision, cfg)
     with torch.no_grad():
-        metrics = dict(evaluate(_predictor(model, precision, cfg)))
+        metrics = dict(evaluate(model))
         for trick in tricks:
             for name, fn in trick.predictors().items():
-                wrapped = _predictor(fn, precision, cfg) if isinstance(fn, nn.Module) else fn
-                metrics.update({f"{name}/{k}": v for k, v in evaluate(wrapped).items()})
+                metrics.update({f"{name}/{k}": v for k, v in evaluate(fn).items()})
     model.train()
     curves = result.curves
     curves.setdefault("epoch", []).append(epoch + 1)
@@ -211,7 +216,7 @@ def _extra_metrics(model, evaluate, precision, tricks, cfg) -> dict:
     extra = {}
     with torch.no_grad():
         for trick in tricks:
-            extra.update(trick.extra_metrics(evaluate))
+            extra.update(trick.extra_metrics(evaluator(evaluate, precision, cfg)))
     return extra
 
 

@@ -6,7 +6,7 @@ import inspect
 
 from tricks.averaging import EMA, SWA, CheckpointAverage
 from tricks.ensembles import SnapshotEnsemble
-from tricks.finetune import ChainThaw, DiscriminativeLR, GradualUnfreezing
+from tricks.finetune import ChainThaw, DiscriminativeLR, GradualUnfreezing, LastLayers
 from tricks.freezeout import FreezeOut
 from tricks.hooks import Trick
 from tricks.mixup import CutMix, Mixup
@@ -26,6 +26,7 @@ TRICKS: dict[str, type[Trick]] = {
         DiscriminativeLR,
         GradualUnfreezing,
         ChainThaw,
+        LastLayers,
     )
 }
 
