@@ -359,13 +359,18 @@ def write_report(results_dir: Path, profile: str, specs: Mapping[str, Any]) -> P
     results_dir = Path(results_dir)
     out = results_dir / profile
     records = load_records(results_dir, profile)
-    table, sections = [], []
+    table, sections, not_run = [], [], []
     for spec in specs.values():
-        rows, blocks = _spec_section(out, spec, records[records["spec"] == get_field(spec, "id")], profile)
+        spec_records = records[records["spec"] == get_field(spec, "id")] if len(records) else records
+        if not len(spec_records):
+            not_run.append(get_field(spec, "id"))
+            continue
+        rows, blocks = _spec_section(out, spec, spec_records, profile)
         table += rows
         sections += blocks
     head = ["spec", "claim", "published", "measured (treatment vs baseline)", "estimate [95% CI]", "scale",
             "verdict", "note"]
-    blocks = [*_header(records, profile), ("h", 2, "Verdicts"), ("table", head, table), *sections]
+    skipped = [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")] if not_run else []
+    blocks = [*_header(records, profile), ("h", 2, "Verdicts"), *skipped, ("table", head, table), *sections]
     write_text(out / "report.html", to_html(blocks, f"tricks-repro report: {profile}"))
     return write_text(out / "report.md", to_markdown(blocks))

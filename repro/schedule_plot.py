@@ -2,7 +2,8 @@
 
 The OpenNMT preset draws OpenNMT-tf's wrapped Noam decay for model_dim 768 at scale 2 and 6, plain
 and with ScheduleWrapper(step_start=10,000, step_duration=2), warmup 8,000 (auto_config):
-    lr(step) = max(scale * d^-0.5 * min(s^-0.5, s * w^-1.5), minimum),  s = max(step - start, 0) // duration + 1
+    lr(step) = max(scale * d^-0.5 * min(s^-0.5, s * w^-1.5), minimum),
+    s = max(step - start, 0) // duration + 1
 """
 
 from __future__ import annotations
