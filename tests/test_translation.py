@@ -360,6 +360,7 @@ def test_runner_trains_a_translation_spec_with_tricks(tmp_path):
 def test_noam_transformer_smoke_profile_runs_on_the_bible(tmp_path):
     dirs = ["--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
             "--data-root", str(tmp_path / "data")]
-    assert main(["run", "noam_transformer", "--profile", "smoke", "--arms", "noam", "--no-report", *dirs]) == 0
+    args = ["run", "noam_transformer", "--profile", "smoke", "--arms", "noam", "--no-report", *dirs]
+    assert main(args) == 0
     rec = json.loads((tmp_path / "res/runs/noam-transformer/smoke/noam/seed0.json").read_text())
     assert rec["status"] == "ok" and {"bleu", "ema/bleu", "checkpoint_average/bleu"} <= set(rec["final"])
