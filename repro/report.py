@@ -370,7 +370,8 @@ def write_report(results_dir: Path, profile: str, specs: Mapping[str, Any]) -> P
         sections += blocks
     head = ["spec", "claim", "published", "measured (treatment vs baseline)", "estimate [95% CI]", "scale",
             "verdict", "note"]
-    skipped = [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")] if not_run else []
+    skipped = [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")
+               ] if not_run else []
     blocks = [*_header(records, profile), ("h", 2, "Verdicts"), *skipped, ("table", head, table), *sections]
     write_text(out / "report.html", to_html(blocks, f"tricks-repro report: {profile}"))
     return write_text(out / "report.md", to_markdown(blocks))

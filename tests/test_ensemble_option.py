@@ -36,12 +36,7 @@ profiles: {paper: {seeds: 1}, cpu: {seeds: 1}, smoke: {seeds: 2}}
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(tmp_path: Path, out: str, *args: str) -> int:

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from repro.cli import SPEC_DIR, main
 from repro.report import load_records
@@ -17,13 +16,7 @@ SPECS = ("snapshot_ensembles", "freezeout", "mixup")
 VERDICTS = {"reproduced", "contradicted", "inconclusive"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread: on 2 shared cores, two OpenMP threads per process stall each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("name", SPECS)
