@@ -80,16 +80,36 @@ def cmd_list(args) -> None:
 
 
 def cmd_run(args) -> None:
+    from repro import distributed
+
+    if distributed.is_distributed():   # under torchrun: every job data-parallel on all ranks
+        if args.jobs != 1:
+            raise UserError("--jobs runs separate jobs side by side; under torchrun each job already "
+                            "uses every rank: drop --jobs")
+        args.device = str(distributed.init(args.device))
+    try:
+        _run(args)
+    finally:
+        distributed.shutdown()
+
+
+def _run(args) -> None:
     from repro.executor import pending, run_jobs
     from repro.lr_search import apply_lr_finder
     from repro.runner import is_rank0
 
+    if args.address and args.executor != "ray":
+        raise UserError("--address is for --executor ray")
+    if args.executor == "ray":
+        from repro.ray_executor import import_ray
+        import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
                        parse_seeds(args.seeds))
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
-    records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs)
+    records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs,
+                       executor=args.executor, address=args.address)
     failed = [r for r in records if r["status"] == "failed"]
     if not args.no_report and is_rank0():
         _report(args.results_dir, args.profile)
@@ -124,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", help="seeds to run, e.g. 0,1,2 or 0-4 (default: the profile's count)")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     run.add_argument("--jobs", type=int, default=1, help="jobs at once (one per GPU on GPUs)")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: here, --jobs at once; ray: one Ray task per job (default: local)")
+    run.add_argument("--address", help="Ray cluster to use, e.g. auto (default: start a local instance)")
     run.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
     _dirs(run)
     run.set_defaults(func=cmd_run)

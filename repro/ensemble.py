@@ -67,7 +67,7 @@ def train_ensemble(job: Job, device: torch.device, data_root: Path, checkpoint: 
         combined.extra[f"{PREFIX}/forward_passes"] = float(m)
         last = f"{PREFIX}/last{m}/"
         combined.final = {k[len(last):]: v for k, v in combined.extra.items() if k.startswith(last)}
-    for k in range(m):
+    for k in range(m) if checkpoint and checkpoint.writer else ():
         for path in _paths(checkpoint, k):
             path.unlink(missing_ok=True)
     return combined
@@ -87,9 +87,9 @@ def _member(job: Job, k: int, device, data_root, checkpoint, on_step, on_start):
     mjob = member_job(job, k)
     done = Checkpointer(paths[1]).load() if paths else None
     if done is None:
-        ckpt = Checkpointer(paths[0]) if paths else None
+        ckpt = Checkpointer(paths[0], checkpoint.writer) if paths else None
         result, setup, loop_cfg = train_job(mjob, device, data_root, ckpt, on_step, on_start)
-        if paths:
+        if paths and checkpoint.writer:
             Checkpointer(paths[1]).save({"model": setup.model.state_dict(),
                                          "result": {f: getattr(result, f) for f in _RESULT_FIELDS}})
             paths[0].unlink(missing_ok=True)

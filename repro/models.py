@@ -267,6 +267,22 @@ def vgg16(num_classes: int, in_channels: int, dropout: float = 0.5, width: int =
     return _init(LayeredNet(groups))
 
 
+def plain_convnet(num_classes: int, in_channels: int, width: int = 16, stages: int = 3) -> LayeredNet:
+    """A plain conv net without normalisation: `stages` x (conv3x3-ReLU, 2x2 max pool), width doubling
+    per stage, then global average pooling and a linear classifier. Without BatchNorm a batch's gradient
+    does not depend on how the batch is split, so data-parallel training on N ranks is exactly one
+    process's training (tests/test_distributed.py)."""
+    groups: OrderedDict[str, nn.Module] = OrderedDict()
+    c = in_channels
+    for i in range(stages):
+        conv = nn.Conv2d(c, width * 2 ** i, 3, padding=1)
+        groups["stem" if i == 0 else f"conv{i}"] = nn.Sequential(conv, nn.ReLU(inplace=True),
+                                                                 nn.MaxPool2d(2, ceil_mode=True))
+        c = width * 2 ** i
+    groups["head"] = _head(c, num_classes)
+    return _init(LayeredNet(groups))
+
+
 # ----------------------------------------------------------------------------- registry
 
 
@@ -276,6 +292,7 @@ MODELS: dict[str, Callable[..., LayeredNet]] = {
     "wide_resnet": wide_resnet,
     "densenet_bc": densenet_bc,
     "vgg16": vgg16,
+    "plain_convnet": plain_convnet,
 }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from repro import distributed
 from repro.hardware import fingerprint, git_commit
 from tricks.hooks import LoopContext
 from tricks.loop import Checkpointer, LoopConfig, train
@@ -38,7 +39,7 @@ class Job:
 
 
 def is_rank0() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return distributed.world()[0] == 0
 
 
 def record_path(results_dir: Path, job: Job) -> Path:
@@ -117,13 +118,22 @@ def build_training(job: Job, device: torch.device, data_root: Path):
 
 def train_job(job: Job, device: torch.device, data_root: Path, checkpoint: Checkpointer | None = None,
               on_step: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None):
-    """Build and train one job's model; returns (TrainResult, TaskSetup holding the model, LoopConfig)."""
+    """Build and train one job's model; returns (TrainResult, TaskSetup holding the model, LoopConfig).
+
+    Under torchrun the job trains data-parallel on all ranks (repro/distributed.py).
+    """
     setup, loop_cfg, lr_at, tricks, ctx, data_gen = build_training(job, device, data_root)
     if on_start:
         on_start(loop_cfg.total_steps)
-    result = train(setup.model, make_optimizer(job.config.optimizer), lr_at, setup.batches,
+    batches, count, wrap = setup.batches, setup.count, None
+    if distributed.is_distributed():   # each rank trains on its shard; throughput counts all ranks
+        world_size = distributed.world()[1]
+        batches, wrap = distributed.sharded(batches), distributed.ddp_wrapper(
+            job.config.sync_batchnorm, freezing=any(t.freezes_layers for t in tricks))
+        count = lambda x, y: world_size * setup.count(x, y)  # noqa: E731
+    result = train(setup.model, make_optimizer(job.config.optimizer), lr_at, batches,
                    setup.evaluate, loop_cfg, ctx, tricks, loss_fn=setup.loss_fn, checkpoint=checkpoint,
-                   on_step=on_step, data_generator=data_gen, count=setup.count)
+                   on_step=on_step, data_generator=data_gen, count=count, wrap=wrap)
     return result, setup, loop_cfg
 
 
@@ -136,8 +146,9 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     chash = config_hash(job.config)
     record = {"spec": job.spec_id, "profile": job.profile, "arm": job.arm, "seed": job.seed,
               "config": job.config.model_dump(mode="json"), "config_hash": chash,
-              "git_commit": git_commit(), "hardware": fingerprint(device)}
-    ckpt = Checkpointer(checkpoint_path(cache_dir, job, chash)) if is_rank0() else None
+              "git_commit": git_commit(), "hardware": fingerprint(device),
+              "world_size": distributed.world()[1]}
+    ckpt = Checkpointer(checkpoint_path(cache_dir, job, chash), writer=is_rank0())
     start = time.perf_counter()
     try:
         if job.config.ensemble:
@@ -150,6 +161,10 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     except Exception as err:  # one failing job must not stop the others; the record says why
         record.update(status="failed", reason=f"{type(err).__name__}: {err}",
                       traceback=traceback.format_exc(limit=8))
+        if distributed.is_distributed():   # the other ranks wait in a collective: stop them all
+            if is_rank0():
+                write_json_atomic(record_path(results_dir, job), record)
+            raise
     else:
         record.update(status=result.status, reason=result.reason, curves=result.curves,
                       lr_trace=result.lr_trace, final=result.final, extra=result.extra,
@@ -158,6 +173,8 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     record["wall_time_s"] = time.perf_counter() - start
     if is_rank0():
         write_json_atomic(record_path(results_dir, job), record)
-        if record["status"] in FINISHED and ckpt:
+        if record["status"] in FINISHED:
             ckpt.delete()
+    if distributed.is_distributed():
+        torch.distributed.barrier()   # no rank starts the next job before the checkpoint is gone
     return record

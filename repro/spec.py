@@ -111,13 +111,16 @@ class RunConfig(_Strict):
     channels_last: bool | None = None  # None = auto: on for convnets
     eval_every: int = Field(1, ge=1)  # epochs between evaluations
     ensemble: EnsembleConfig | None = None
+    sync_batchnorm: bool = False      # data-parallel runs: BatchNorm statistics over all ranks (CUDA)
 
     @model_serializer(mode="wrap")
-    def _omit_unset_ensemble(self, handler):
-        """Leave `ensemble` out of dumps when unset, so configs without it keep their hash."""
+    def _omit_unset_options(self, handler):
+        """Leave options at their default out of dumps, so configs written before them keep their hash."""
         data = handler(self)
-        if isinstance(data, dict) and data.get("ensemble") is None:
-            data.pop("ensemble", None)
+        if isinstance(data, dict):
+            for key, default in (("ensemble", None), ("sync_batchnorm", False)):
+                if key in data and data[key] == default:
+                    data.pop(key)
         return data
 
 

@@ -96,6 +96,8 @@ class DiscriminativeLR(_LayerGroupTrick):
 class _EpochwiseThaw(_LayerGroupTrick):
     """Re-derives which groups train from the epoch of the next step, so a resumed run agrees exactly."""
 
+    freezes_layers = True
+
     def trainable(self, epoch: int) -> set[int]:
         raise NotImplementedError
 

@@ -92,6 +92,7 @@ class FreezeOut(Trick):
     """
 
     name = "freezeout"
+    freezes_layers = True
 
     def __init__(
         self, t0: float = 0.8, mode: Literal["linear", "squared", "cubic"] = "cubic", scale_lr: bool = True

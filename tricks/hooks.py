@@ -36,6 +36,7 @@ class Trick:
     """Base class: hook points called by the loop. `step` is the 0-based optimizer step."""
 
     name: str = ""
+    freezes_layers: bool = False   # sets requires_grad during training (data-parallel runs must know)
 
     def setup(self, ctx: LoopContext) -> None:
         """Called once before the optimizer is built."""

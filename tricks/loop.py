@@ -80,10 +80,13 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
           ctx: LoopContext, tricks: list[Trick] = (), loss_fn: LossFn = cross_entropy,
           checkpoint: Checkpointer | None = None, on_step: Callable[[int], None] | None = None,
           data_generator: torch.Generator | None = None,
-          count: Callable[[object, Tensor], int] = lambda x, y: len(y)) -> TrainResult:
+          count: Callable[[object, Tensor], int] = lambda x, y: len(y),
+          wrap: Callable[[nn.Module], nn.Module] | None = None) -> TrainResult:
     """Train `model` for cfg.epochs; resume from `checkpoint` when it holds a state.
 
     `count(x, y)` is what throughput counts per batch: samples by default, tokens for translation.
+    `wrap(model)` gives the module that runs the training forward (DDP); tricks and evaluation see
+    `model` itself.
     """
     precision = Precision.create(cfg.precision, ctx.device)
     if cfg.channels_last:
@@ -93,6 +96,7 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
         trick.setup(ctx)
     for trick in tricks:
         groups = trick.param_groups(groups)
+    forward = wrap(model) if wrap else model
     optimizer = ctx.optimizer = make_optimizer(groups)
     for trick in tricks:
         loss_fn = trick.loss(loss_fn)
@@ -102,14 +106,14 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
         start_epoch = _restore(state, model, optimizer, precision, tricks, ctx, data_generator, result)
     for epoch in range(start_epoch, cfg.epochs):
         try:
-            _train_epoch(epoch, model, optimizer, lr_at, batches(epoch), loss_fn, precision, tricks,
+            _train_epoch(epoch, forward, optimizer, lr_at, batches(epoch), loss_fn, precision, tricks,
                          cfg, result, on_step, count)
         except Diverged as bad:
             result.status, result.reason = "diverged", str(bad)
             return result
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result)
-        if checkpoint:
+        if checkpoint and checkpoint.writer:
             checkpoint.save(_snapshot(epoch, model, optimizer, precision, tricks, ctx, data_generator,
                                       result))
     result.extra.update(_extra_metrics(model, evaluate, precision, tricks, cfg))
@@ -228,11 +232,16 @@ def sync(device: torch.device) -> None:
 # --- exact resume -------------------------------------------------------------------------------
 
 class Checkpointer:
-    """Keeps the latest training state in one file, written atomically (temp file + rename)."""
+    """Keeps the latest training state in one file, written atomically (temp file + rename).
 
-    def __init__(self, path):
+    With writer=False (data-parallel ranks other than 0) it only reads: every rank resumes from the
+    state rank 0 saved.
+    """
+
+    def __init__(self, path, writer: bool = True):
         from pathlib import Path
         self.path = Path(path)
+        self.writer = writer
 
     def load(self) -> dict | None:
         if not self.path.exists():
