@@ -112,18 +112,19 @@ def _run(args) -> None:
                        executor=args.executor, address=args.address)
     failed = [r for r in records if r["status"] == "failed"]
     if not args.no_report and is_rank0():
-        _report(args.results_dir, args.profile)
+        _report(args.results_dir, args.profile, specs)
     if failed:
         raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
                         f"seed{failed[0]['seed']}: {failed[0]['reason']}")
 
 
-def _report(results_dir: Path, profile: str) -> None:
+def _report(results_dir: Path, profile: str, ran: dict | None = None) -> None:
+    """The report of every spec in repro/specs, plus the specs just run (which may be files elsewhere)."""
     from repro.report import write_report
     from repro.spec import load_spec
 
     specs = {s.id: s for s in (load_spec(p) for p in spec_paths([], True))}
-    path = write_report(results_dir, profile, specs)
+    path = write_report(results_dir, profile, {**specs, **(ran or {})})
     print(f"report: {path}")
 
 

@@ -8,7 +8,7 @@ and trains each job together with the others:
 - the spec's `batch_size` B stays the *global* batch: rank r takes rows [r B/N, (r+1) B/N) of the batch
   one process would take (same permutation, same augmentation draws), so N ranks compute the update of
   one process with batch B; exactly so for models without BatchNorm, whose statistics are per rank
-  unless `--sync-batchnorm` converts them (SyncBatchNorm).
+  unless the config sets `sync_batchnorm: true` (SyncBatchNorm, CUDA).
 - DDP all-reduces (averages) the gradients during backward.
 - only rank 0 writes records, checkpoints and the report; every rank reads the checkpoint to resume.
 - collectives time out after REPRO_DIST_TIMEOUT seconds (default 300), and an exception on any rank
@@ -92,7 +92,8 @@ def ddp_wrapper(sync_batchnorm: bool = False, freezing: bool = False) -> Callabl
     def wrap(model: nn.Module) -> nn.Module:
         if sync_batchnorm:
             if model_device(model).type != "cuda":
-                raise UserError("--sync-batchnorm needs CUDA (SyncBatchNorm has no CPU kernel); drop it on CPU")
+                raise UserError("sync_batchnorm: true needs CUDA (SyncBatchNorm has no CPU kernel); "
+                                "set it false on CPU")
             # same module objects and parameters, BatchNorm layers swapped in place
             assert nn.SyncBatchNorm.convert_sync_batchnorm(model) is model
         frozen = [p for p in model.parameters() if not p.requires_grad]

@@ -1,4 +1,5 @@
-"""Run many jobs: one after another, or N at once in worker processes (one GPU each when there are GPUs)."""
+"""Run many jobs: one after another, N at once in worker processes (one GPU each when there are GPUs),
+or as tasks on a Ray cluster (repro/ray_executor.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,17 @@ def pending(jobs: list[Job], results_dir: Path) -> tuple[list[Job], list[Job]]:
 
 
 def run_jobs(jobs: list[Job], results_dir: Path, cache_dir: Path, device: str, data_root: Path,
-             n_jobs: int = 1) -> list[dict]:
-    """Run every job; returns their records in completion order."""
+             n_jobs: int = 1, executor: str = "local", address: str | None = None) -> list[dict]:
+    """Run every job; returns their records in completion order.
+
+    executor "local": here, `n_jobs` at once; "ray": one Ray task per job on the cluster at `address`
+    (None: a local Ray instance), which decides how many run at once.
+    """
+    if executor == "ray":
+        from repro.ray_executor import run_jobs as run_on_ray
+        return run_on_ray(jobs, results_dir, cache_dir, device, data_root, address)
+    if executor != "local":
+        raise ValueError(f"unknown executor {executor!r}; use local or ray")
     if n_jobs <= 1:
         return _run_sequential(jobs, results_dir, cache_dir, pick_device(device), data_root)
     return _run_parallel(jobs, results_dir, cache_dir, device, data_root, n_jobs)

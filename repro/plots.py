@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from repro.stats import Verdict, mean_interval
 
 DPI = 100
-CURVE_METRICS = ("train_loss", "test_error", "test_nll", "test_ece")
+CURVE_METRICS = ("train_loss", "test_error", "test_nll", "test_ece", "bleu", "chrf", "valid_ppl")
 LINESTYLES = ("-", "--", ":", "-.")  # arms that coincide (same schedule) stay visible
 
 

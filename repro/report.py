@@ -27,7 +27,7 @@ RECORD_NAME = re.compile(r"^seed(\d+)\.json$")
 METRICS = ("test_error", "test_nll", "test_ece")
 RECORD_FIELDS = ("throughput", "wall_time_s", "train_time_s", "steps")
 COLUMNS = ["spec", "profile", "arm", "seed", "status", "reason", "git_commit", "hardware", "config",
-           "curves", "lr_trace", "final", "extra", *RECORD_FIELDS, "path"]
+           "curves", "lr_trace", "final", "extra", "examples", *RECORD_FIELDS, "path"]
 
 
 def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
@@ -53,7 +53,14 @@ def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
 
 def _value(row: Mapping, key: str) -> float | None:
     """A metric from a record: `final` (NaN kept, the verdict notes it), then the top-level numbers
-    (throughput, wall time, ...), then `extra`."""
+    (throughput, wall time, ...), then `extra`; `name@E` is the curve of `name` after epoch E."""
+    name, _, epoch = key.partition("@")
+    if epoch:
+        curves = row["curves"]
+        if int(epoch) not in curves.get("epoch", []) or name not in curves:
+            return None
+        x = curves[name][curves["epoch"].index(int(epoch))]
+        return math.nan if x is None else float(x)
     if key in row["final"]:
         x = row["final"][key]
         return math.nan if x is None else float(x)
@@ -249,32 +256,39 @@ def mean_std_of(v: Verdict, side: str) -> str:
     return pm(getattr(v, f"{side}_mean"), getattr(v, f"{side}_std"))
 
 
+def final_metrics(records: pd.DataFrame) -> list[str]:
+    """The task's own final metrics (test_error.. or bleu..), in record order, without predictor ones."""
+    keys = dict.fromkeys(k for f in records["final"] for k in f if "/" not in k)
+    return list(keys) or list(METRICS)
+
+
 def _arms_table(records: pd.DataFrame, arms: list[str]) -> tuple:
     """Rows per arm and per arm/predictor: metrics mean ± std over ok seeds, time, throughput, statuses."""
-    head = ["arm", *METRICS, "wall time (s)", "throughput (samples/s)", "runs"]
+    metrics = final_metrics(records[records["status"] == "ok"])
+    head = ["arm", *metrics, "wall time (s)", "throughput (samples or tokens/s)", "runs"]
     rows = []
     for arm in arms:
         recs = records[records["arm"] == arm]
         ok = recs[recs["status"] == "ok"]
         finals = list(ok["final"])
         counts = ", ".join(f"{n} {s}" for s, n in recs["status"].value_counts().items()) or "no records"
-        rows.append([arm, *(mean_std(f.get(m) for f in finals) for m in METRICS),
+        rows.append([arm, *(mean_std(f.get(m) for f in finals) for m in metrics),
                      mean_std(ok["wall_time_s"]), mean_std(ok["throughput"]), counts])
         predictors = sorted({k.split("/")[0] for f in finals for k in f if "/" in k})
         for p in predictors:
-            rows.append([f"{arm}/{p}", *(mean_std(f.get(f"{p}/{m}") for f in finals) for m in METRICS),
+            rows.append([f"{arm}/{p}", *(mean_std(f.get(f"{p}/{m}") for f in finals) for m in metrics),
                          "", "", ""])
     return ("table", head, rows)
 
 
 def _curve_series(ok: pd.DataFrame, arms: list[str]) -> dict[str, list[dict]]:
     """Curves per arm, plus one series per predictor ("arm/ema": its "ema/<metric>" curves)."""
-    series = {}
+    series, metrics = {}, final_metrics(ok)
     for arm in arms:
         curves = [c for c in ok.loc[ok["arm"] == arm, "curves"] if "epoch" in c]
         series[arm] = curves
         for p in sorted({k.split("/")[0] for c in curves for k in c if "/" in k}):
-            series[f"{arm}/{p}"] = [{"epoch": c["epoch"], **{m: c[f"{p}/{m}"] for m in METRICS
+            series[f"{arm}/{p}"] = [{"epoch": c["epoch"], **{m: c[f"{p}/{m}"] for m in metrics
                                                               if f"{p}/{m}" in c}} for c in curves]
     return series
 
@@ -304,6 +318,21 @@ def _lr_finder_blocks(out: Path, sid: str, ok: pd.DataFrame, arms: list[str]) ->
         [("img", "LR range test", f"{sid}/{png.name}")] if png.exists() else [])
 
 
+def _example_blocks(ok: pd.DataFrame, arms: list[str]) -> list[tuple]:
+    """The task's example outputs (translations) of every arm's lowest seed, one table per example."""
+    first = {a: ok[ok["arm"] == a].sort_values("seed").iloc[0] for a in arms if (ok["arm"] == a).any()}
+    shown = {a: r["examples"] for a, r in first.items() if isinstance(r["examples"], list) and r["examples"]}
+    if not shown:
+        return []
+    seed = min(int(r["seed"]) for r in first.values())
+    blocks: list[tuple] = [("h", 3, "Example outputs"), ("p", f"Final weights of each arm, seed {seed}.")]
+    for i, ex in enumerate(next(iter(shown.values()))):
+        rows = [["source", ex["source"]], ["reference", ex["reference"]]]
+        rows += [[arm, exs[i]["hypothesis"]] for arm, exs in shown.items() if i < len(exs)]
+        blocks.append(("table", ["", f"example {i + 1}"], rows))
+    return blocks
+
+
 def _in_arm_order(records: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return records.sort_values(["arm", "seed"], key=lambda c: c.map(arms.index) if c.name == "arm" else c)
 
@@ -331,7 +360,7 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> 
     blocks += [("h", 3, "Arms"), _arms_table(records, arms), *_lr_finder_blocks(out, sid, ok, arms),
                *extras.extra_blocks(out, sid, ok, arms),
                *extras.speedup_blocks(out, sid, ok, arms, get_field(spec, "plots") or []),
-               *_plot_blocks(out, sid, ok, series, colours)]
+               *_plot_blocks(out, sid, ok, series, colours), *_example_blocks(ok, arms)]
     bad = records[records["status"] != "ok"].sort_values(["arm", "seed"])
     if not bad.empty:
         blocks += [("h", 3, "Diverged or failed jobs"),

@@ -106,7 +106,8 @@ def build_training(job: Job, device: torch.device, data_root: Path):
                           precision=cfg.precision, channels_last=channels_last,
                           eval_every=cfg.eval_every)
     schedule = cfg.schedule.model_dump()
-    lr_at = build_schedule(schedule, cfg.optimizer.lr, loop_cfg.total_steps, setup.steps_per_epoch)
+    lr_at = build_schedule(schedule, cfg.optimizer.lr, loop_cfg.total_steps, setup.steps_per_epoch,
+                           cfg.batch_size)
     tricks = [TRICKS[t["name"]](**{k: v for k, v in t.items() if k != "name"})
               for t in (tc.model_dump() for tc in cfg.tricks)]
     ctx = LoopContext(model=setup.model, total_steps=loop_cfg.total_steps,
@@ -137,6 +138,16 @@ def train_job(job: Job, device: torch.device, data_root: Path, checkpoint: Check
     return result, setup, loop_cfg
 
 
+def example_outputs(setup, loop_cfg: LoopConfig, precision: str, device: torch.device) -> list[dict]:
+    """The task's example outputs (e.g. translations) of the final model, run as in evaluation."""
+    from tricks.loop import evaluator
+    from tricks.precision import Precision
+
+    setup.model.eval()
+    with torch.no_grad():
+        return evaluator(setup.examples, Precision.create(precision, device), loop_cfg)(setup.model)
+
+
 def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, data_root: Path,
             on_step: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None
             ) -> dict:
@@ -155,7 +166,9 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
             from repro.ensemble import train_ensemble
             result = train_ensemble(job, device, data_root, ckpt, on_step, on_start)
         else:
-            result = train_job(job, device, data_root, ckpt, on_step, on_start)[0]
+            result, setup, loop_cfg = train_job(job, device, data_root, ckpt, on_step, on_start)
+            if setup.examples and result.status == "ok":
+                record["examples"] = example_outputs(setup, loop_cfg, job.config.precision, device)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as err:  # one failing job must not stop the others; the record says why

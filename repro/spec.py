@@ -41,7 +41,9 @@ def _matching(pattern: str, what: str) -> AfterValidator:
 
 
 Slug = Annotated[str, _matching(r"[a-z0-9][a-z0-9_-]*", "a slug: lowercase letters, digits, '-' and '_'")]
-Metric = Annotated[str, _matching(r"[a-z_][a-z0-9_]*", "a metric name like test_error, bleu, throughput")]
+# `test_error@1`: the metric's value after epoch 1 (from the run's curves) instead of at the end
+Metric = Annotated[str, _matching(r"[a-z_][a-z0-9_]*(@[1-9][0-9]*)?",
+                                  "a metric name like test_error, bleu, throughput or test_error@1")]
 Task = Literal["image-classification", "translation", "text-classification"]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 

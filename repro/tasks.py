@@ -35,6 +35,7 @@ class TaskSetup:
     layer_groups: list[nn.Module] | None = None
     loss_fn: LossFn = cross_entropy                              # loss_fn(model(x), y)
     count: Callable[[object, Tensor], int] = lambda x, y: len(y)  # throughput unit per batch
+    examples: Callable[[Predictor], list[dict]] | None = None     # a few outputs to show in the report
 
 
 def classification_metrics(predict: Predictor, x: Tensor, y: Tensor, num_classes: int,

@@ -21,9 +21,9 @@ def data(seed=0, n=256):
     return x, y
 
 
-def setup(epochs=3, precision="fp32", seed=0):
+def setup(epochs=3, precision="fp32", seed=0, dropout=0.0):
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 2))
     x, y = data()
     data_gen = torch.Generator().manual_seed(1)
 
@@ -44,8 +44,8 @@ def sgd(groups):
     return torch.optim.SGD(groups, lr=0.1, momentum=0.9)
 
 
-def run(epochs=3, **kw):
-    model, batches, evaluate, cfg, ctx, data_gen = setup(epochs)
+def run(epochs=3, dropout=0.0, **kw):
+    model, batches, evaluate, cfg, ctx, data_gen = setup(epochs, dropout=dropout)
     result = train(model, sgd, lambda s: 0.1, batches, evaluate, cfg, ctx, data_generator=data_gen, **kw)
     return model, result
 
@@ -102,7 +102,8 @@ class Crash(Exception):
 
 
 def test_interrupted_run_resumes_bit_identical(tmp_path):
-    reference, ref_result = run()
+    # dropout draws from torch's global generator: the checkpoint must restore it too
+    reference, ref_result = run(dropout=0.3)
     ckpt = Checkpointer(tmp_path / "ckpt.pt")
 
     def crash_mid_epoch(step):
@@ -110,9 +111,9 @@ def test_interrupted_run_resumes_bit_identical(tmp_path):
             raise Crash
 
     with pytest.raises(Crash):
-        run(checkpoint=ckpt, on_step=crash_mid_epoch)
+        run(dropout=0.3, checkpoint=ckpt, on_step=crash_mid_epoch)
     assert ckpt.load()["epoch"] == 1
-    resumed, result = run(checkpoint=ckpt)
+    resumed, result = run(dropout=0.3, checkpoint=ckpt)
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert result.curves == ref_result.curves

@@ -145,6 +145,12 @@ def test_linear_scaling_warmup_golden():
         10,
     )
     assert [f(0), f(5), f(10), f(29), f(30)] == pytest.approx([0.1, 0.15, 0.2, 0.2, 0.02], **TOL)
+    # the run's batch size fills in when the spec leaves it out; an explicit one wins
+    g = S.build_schedule({"name": "linear_scaling_warmup", "warmup_epochs": 0}, 0.1, 50, 10, batch_size=2048)
+    assert g(0) == pytest.approx(0.8, **TOL)
+    explicit = {"name": "linear_scaling_warmup", "batch_size": 512, "warmup_epochs": 0}
+    h = S.build_schedule(explicit, 0.1, 50, 10, batch_size=2048)
+    assert h(0) == pytest.approx(0.2, **TOL)
 
 
 def test_step_and_multistep_factories():

@@ -347,11 +347,16 @@ def test_runner_trains_a_translation_spec_with_tricks(tmp_path):
     path.write_text(SPEC.replace("DATA", "synthetic_copy"))
     dirs = ["--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
             "--data-root", str(tmp_path / "data")]
-    assert main(["run", str(path), "--profile", "smoke", "--no-report", *dirs]) == 0
+    assert main(["run", str(path), "--profile", "smoke", *dirs]) == 0
     rec = json.loads((tmp_path / "res/runs/mt-tiny/smoke/smooth/seed0.json").read_text())
     assert rec["status"] == "ok", rec.get("reason")
     assert {"bleu", "chrf", "valid_nll", "valid_ppl", "ema/bleu"} <= set(rec["final"])
     assert rec["throughput"] > 0 and rec["steps"] > 0
+    examples = rec["examples"]            # the first test sentences, decoded by the final model
+    assert 1 <= len(examples) <= 5 and set(examples[0]) == {"source", "reference", "hypothesis"}
+    report = (tmp_path / "res/smoke/report.md").read_text()   # a spec given by path is reported too
+    assert "### Example outputs" in report and examples[0]["reference"] in report
+    assert "bleu" in report
 
 
 @pytest.mark.slow

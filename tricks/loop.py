@@ -266,6 +266,8 @@ def _snapshot(epoch, model, optimizer, precision, tricks, ctx, data_generator, r
         "precision": precision.state_dict(),
         "tricks": [t.state_dict() for t in tricks],
         "trick_rng": ctx.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),   # dropout draws from the global generators
+        "cuda_rng": torch.cuda.get_rng_state(ctx.device) if ctx.device.type == "cuda" else None,
         "data_rng": data_generator.get_state() if data_generator is not None else None,
         "result": {"curves": result.curves, "final": result.final, "lr_trace": result.lr_trace,
                    "steps": result.steps, "samples": result.samples, "train_time_s": result.train_time_s},
@@ -279,6 +281,10 @@ def _restore(state, model, optimizer, precision, tricks, ctx, data_generator, re
     optimizer.load_state_dict(state["optimizer"])
     precision.load_state_dict(state["precision"])
     ctx.generator.set_state(state["trick_rng"])
+    if "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"], ctx.device)
     if data_generator is not None and state["data_rng"] is not None:
         data_generator.set_state(state["data_rng"])
     for key, value in state["result"].items():

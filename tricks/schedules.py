@@ -308,8 +308,8 @@ def make_linear_scaling_warmup(
     gamma: float = 0.1,
 ) -> Schedule:
     """`{name: linear_scaling_warmup, batch_size: 8192, warmup_epochs: 5, milestones: [30, 60, 80]}`:
-    Goyal's rule with lr = the reference-batch lr; batch_size must repeat the run's batch size;
-    after warm-up, x gamma at each milestone (epochs)."""
+    Goyal's rule with lr = the reference-batch lr; batch_size is the run's batch size (filled in by
+    build_schedule when the spec leaves it out); after warm-up, x gamma at each milestone (epochs)."""
     warm = round(warmup_epochs * steps_per_epoch)
     ms = [round(e * steps_per_epoch) for e in milestones]
     return lambda s: step_decay(s, linear_scaling_warmup(s, lr, batch_size, warm, reference_batch), ms, gamma)
@@ -336,9 +336,13 @@ def schedule_kwargs(name: str) -> list[str]:
     return list(inspect.signature(SCHEDULES[name]).parameters)[3:]
 
 
-def build_schedule(cfg: dict, lr: float, total_steps: int, steps_per_epoch: int) -> Schedule:
-    """cfg = {"name": ..., **kwargs} -> fn(step0) -> lr."""
+def build_schedule(cfg: dict, lr: float, total_steps: int, steps_per_epoch: int,
+                   batch_size: int | None = None) -> Schedule:
+    """cfg = {"name": ..., **kwargs} -> fn(step0) -> lr. A schedule that depends on the batch size
+    (linear scaling) gets the run's `batch_size` unless cfg sets one."""
     kwargs = {k: v for k, v in cfg.items() if k != "name"}
     if cfg["name"] not in SCHEDULES:
         raise ValueError(f"unknown schedule {cfg['name']!r}; known: {', '.join(SCHEDULES)}")
+    if batch_size is not None and "batch_size" in schedule_kwargs(cfg["name"]):
+        kwargs.setdefault("batch_size", batch_size)
     return SCHEDULES[cfg["name"]](lr, total_steps, steps_per_epoch, **kwargs)

@@ -220,6 +220,14 @@ def evaluate(predictor, data: TranslationData, device) -> dict:
             "valid_nll": nll, "valid_ppl": math.exp(nll)}
 
 
+def example_translations(predictor, data: TranslationData, device, n: int = 5) -> list[dict]:
+    """The first n test verses (the split is fixed, so every arm and seed shows the same ones)."""
+    hyps = translate(predictor, data, data.test_src[:n], device)
+    sources = T.decode(data.tokenizer, data.test_src[:n])
+    return [{"source": s, "reference": r, "hypothesis": h}
+            for s, r, h in zip(sources, data.test_refs[:n], hyps, strict=True)]
+
+
 # ----------------------------------------------------------------------------- the task
 
 
@@ -254,4 +262,5 @@ def translation_task(cfg, seed: int, device: torch.device, data_root: Path, data
             yield _to(*padded[b], device)
 
     return TaskSetup(model, epoch_batches, lambda predictor: evaluate(predictor, data, device), len(padded),
-                     data.vocab_size, channels_last_default=False, loss_fn=seq2seq_loss, count=target_tokens)
+                     data.vocab_size, channels_last_default=False, loss_fn=seq2seq_loss, count=target_tokens,
+                     examples=lambda predictor: example_translations(predictor, data, device))
