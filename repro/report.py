@@ -401,6 +401,8 @@ def write_report(results_dir: Path, profile: str, specs: Mapping[str, Any]) -> P
             "verdict", "note"]
     skipped = [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")
                ] if not_run else []
-    blocks = [*_header(records, profile), ("h", 2, "Verdicts"), *skipped, ("table", head, table), *sections]
+    paper_tables = extras.paper_table_blocks(records, list(specs.values())) if len(records) else []
+    blocks = [*_header(records, profile), ("h", 2, "Verdicts"), *skipped, ("table", head, table),
+              *paper_tables, *sections]
     write_text(out / "report.html", to_html(blocks, f"tricks-repro report: {profile}"))
     return write_text(out / "report.md", to_markdown(blocks))

@@ -174,6 +174,17 @@ class Profile(_Strict):
     arms: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+class PaperTable(_Strict):
+    """`paper_table:` the paper's table that this spec and its siblings (same arXiv id) reproduce
+    together; the report prints it once, every arm x every sibling spec, the published rows beside."""
+
+    title: str
+    metric: Metric = "test_error"
+    columns: list[str] = Field(min_length=1)            # the paper's datasets
+    published: dict[Slug, list[float]] = Field(default_factory=dict)   # arm -> one value per column
+    source: str
+
+
 class Spec(_Strict):
     id: Slug
     paper: Paper
@@ -184,6 +195,7 @@ class Spec(_Strict):
     profiles: dict[Slug, Profile]
     plots: list[Literal["speedup"]] = Field(default_factory=list)  # extra report figures (repro/extras.py)
     lr_finder: LrFinderConfig | None = None
+    paper_table: PaperTable | None = None
     _path: str = PrivateAttr("")
     _configs: dict[str, dict[str, RunConfig]] = PrivateAttr(default_factory=dict)
 

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import lzma
 import math
+import re
 import shutil
 import struct
 import subprocess
@@ -392,7 +393,11 @@ def test_smoke_profile_end_to_end_with_the_lr_range_test(tmp_path, one_thread, m
     assert len(records) == 10 and all(r["status"] == "ok" for r in records.values())
     assert records["full"]["config"]["optimizer"]["lr"] == found["lr"]
     assert records["full_discr"]["config"]["optimizer"]["lr"] == pytest.approx(10 * found["lr"])
-    assert "Learning rate (LR range test)" in (tmp_path / "results" / "smoke" / "report.md").read_text()
+    report = (tmp_path / "results" / "smoke" / "report.md").read_text()
+    assert "Learning rate (LR range test)" in report
+    table = report[report.index("## ULMFiT Table 7"):]           # the Table-7 view: arms x specs + paper
+    assert "| arm | ulmfit-amazon (n) | published IMDb | published TREC-6 | published AG |" in table
+    assert re.search(r"\| from_scratch \| [0-9.]+ \(1\) \| 9.93 \| 13.36 \| 6.81 \|", table)   # 1 seed
     spec = load_spec(SPEC_DIR / "ulmfit_amazon.yaml")
     monkeypatch.setattr("repro.lr_search.range_test", lambda *a: pytest.fail("the cached lr must be reused"))
     assert found_lr(spec, "smoke", tmp_path / "results", torch.device("cpu"), tmp_path) == found["lr"]
