@@ -79,11 +79,29 @@ def test_two_gloo_ranks_with_half_batches_end_with_the_weights_of_one_process(tm
 @pytest.mark.slow
 def test_a_failing_rank_ends_the_run_with_its_error_instead_of_a_hang(tmp_path):
     start = time.monotonic()
-    run = torchrun(str(WORKER), str(spec(tmp_path)), str(tmp_path / "x.pt"), "1", timeout=180)
+    run = torchrun(str(WORKER), str(spec(tmp_path)), str(tmp_path / "x.pt"), "--fail-rank", "1", timeout=180)
     assert run.returncode != 0
     assert "rank 1 failed on purpose at step 3" in run.stderr
     assert time.monotonic() - start < 120
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.slow
+def test_a_crashed_data_parallel_job_resumes_on_every_rank_from_rank_0s_checkpoint(tmp_path):
+    path, ckpt = spec(tmp_path), str(tmp_path / "ckpt.pt")
+    whole = torchrun(str(WORKER), str(path), str(tmp_path / "whole.pt"))
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    # 8 steps per epoch: rank 1 fails in epoch 2, after rank 0 saved the epoch-1 checkpoint
+    crash = torchrun(str(WORKER), str(path), str(tmp_path / "x.pt"), "--fail-rank", "1", "--fail-step", "11",
+                     "--checkpoint", ckpt)
+    assert crash.returncode != 0 and torch.load(ckpt, weights_only=True)["epoch"] == 1
+    resumed = torchrun(str(WORKER), str(path), str(tmp_path / "resumed.pt"), "--checkpoint", ckpt)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = torch.load(tmp_path / "whole.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed.pt", weights_only=True)
+    for name, w in a["weights"].items():
+        torch.testing.assert_close(b["weights"][name], w, rtol=1e-5, atol=1e-6, msg=name)
+    assert b["final"] == pytest.approx(a["final"])
 
 
 @pytest.mark.slow
