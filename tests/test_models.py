@@ -15,7 +15,14 @@ SMALL = {  # fast configurations of every registered model
     "wide_resnet": {"depth": 10, "widen_factor": 2, "dropout": 0.3},
     "densenet_bc": {"depth": 16, "growth_rate": 6},
     "vgg16": {},
+    "plain_convnet": {"width": 8},
 }
+
+
+def test_plain_convnet_parameters_by_hand():
+    # convs 3->8->16->32 (3x3, with bias), linear 32->10
+    convs = (3 * 8 * 9 + 8) + (8 * 16 * 9 + 16) + (16 * 32 * 9 + 32)
+    assert millions({"name": "plain_convnet", "width": 8}) * 1e6 == pytest.approx(convs + 32 * 10 + 10)
 
 
 def millions(cfg: dict, num_classes: int = 10) -> float:
