@@ -101,7 +101,10 @@ def _run(args) -> None:
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
     if args.executor == "ray":
+        from repro import distributed
         from repro.ray_executor import import_ray
+        if distributed.is_distributed():
+            raise UserError("--executor ray starts its own workers: run it without torchrun")
         import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
                        parse_seeds(args.seeds))

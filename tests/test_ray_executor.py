@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,10 @@ def test_ray_records_equal_the_local_executor_records(tmp_path, local_ray):
     assert not list((tmp_path / "cache-ray").rglob("*.pt"))      # finished: checkpoints removed
 
 
-def kill_once_after_first_checkpoint(flag: Path, steps_log: Path):
+def kill_once_after_first_checkpoint(flag: Path, steps_log: Path, scratch: Path):
     """A task body that logs every step and SIGKILLs its own worker once, at the first step after an
-    epoch checkpoint exists (the flag file is deleted first, so the retry runs through)."""
+    epoch checkpoint exists (the flag file is deleted first, so the retry runs through). The scratch
+    dir the killed worker cannot remove is left under `scratch`, not in /tmp."""
     def work(job, cache_dir, data_root, gpu):
         def on_step(step: int) -> None:
             with steps_log.open("a") as log:
@@ -90,7 +92,11 @@ def kill_once_after_first_checkpoint(flag: Path, steps_log: Path):
             if flag.exists() and any(cache_dir.rglob("*.pt")):
                 flag.unlink()
                 os.kill(os.getpid(), signal.SIGKILL)
-        return ray_executor.run_on_worker(job, cache_dir, data_root, gpu, on_step=on_step)
+        tempdir, tempfile.tempdir = tempfile.tempdir, str(scratch)
+        try:
+            return ray_executor.run_on_worker(job, cache_dir, data_root, gpu, on_step=on_step)
+        finally:
+            tempfile.tempdir = tempdir
     return work
 
 
@@ -101,7 +107,7 @@ def test_a_sigkilled_worker_is_retried_and_the_job_resumes_from_its_checkpoint(t
     _, jobs = plan([spec], "smoke", ["plain"], None)
     flag, steps_log = tmp_path / "kill-once", tmp_path / "steps.log"
     flag.touch()
-    work = kill_once_after_first_checkpoint(flag, steps_log)
+    work = kill_once_after_first_checkpoint(flag, steps_log, tmp_path)
     [rec] = ray_executor.run_jobs(jobs, tmp_path / "killed", tmp_path / "cache-killed", "cpu",
                                   tmp_path / "data", work=work)
     assert not flag.exists(), "the worker was never killed"
