@@ -118,3 +118,17 @@ def test_repro_run_under_torchrun_writes_one_record_from_rank_0_and_resumes(tmp_
     again = torchrun("-m", "repro", "run", str(path), "--profile", "smoke", "--device", "cpu",
                      "--arms", "plain", "--no-report", *dirs)
     assert again.returncode == 0 and "1 already finished, 0 to run" in again.stdout
+
+
+@pytest.mark.slow
+def test_scaling_benchmark_measures_both_process_counts_and_writes_its_summary(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "scaling.py"
+    run = subprocess.run([sys.executable, str(script), "--rounds", "1", "--steps", "1", "--warmup", "1",
+                          "--batch", "8", "--out-dir", str(tmp_path)], capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads(next(tmp_path.glob("scaling-*.json")).read_text())
+    assert record["config"]["backend"] == "gloo" and set(record["times"]) == {"1", "2"}
+    t1, t2 = record["times"]["1"][0], record["times"]["2"][0]
+    assert record["efficiency"]["median"] == pytest.approx(t1 / t2)      # (2 b / t2) / (2 b / t1)
+    assert "Scaling efficiency" in (tmp_path / "scaling_summary.md").read_text()
