@@ -108,6 +108,8 @@ def _run(args) -> None:
         import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
                        parse_seeds(args.seeds))
+    if args.dry_run:
+        return _dry_run(specs, jobs, args)
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
@@ -119,6 +121,20 @@ def _run(args) -> None:
     if failed:
         raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
                         f"seed{failed[0]['seed']}: {failed[0]['reason']}")
+
+
+def _dry_run(specs: dict, jobs: list, args) -> None:
+    from repro.dry_run import dry_run, plan_markdown
+    from repro.hardware import pick_device
+
+    device = pick_device(args.device)
+    seeds = {sid: len({j.seed for j in jobs if j.spec_id == sid}) for sid in specs}
+    rows = dry_run(jobs, seeds, device, args.data_root)
+    print(plan_markdown(rows, device, seeds))
+    bad = [r for r in rows if r["status"] != "ok"]
+    if bad:
+        raise UserError(f"{len(bad)} arm(s) would not run, e.g. {bad[0]['spec']}/{bad[0]['arm']}: "
+                        f"{bad[0]['status']}")
 
 
 def _report(results_dir: Path, profile: str, ran: dict | None = None) -> None:
@@ -152,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local: here, --jobs at once; ray: one Ray task per job (default: local)")
     run.add_argument("--address", help="Ray cluster to use, e.g. auto (default: start a local instance)")
     run.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
+    run.add_argument("--dry-run", action="store_true",
+                     help="build every arm, train it a few steps (synthetic images when the data is not "
+                          "here), print the plan with its cost; writes nothing")
     _dirs(run)
     run.set_defaults(func=cmd_run)
 

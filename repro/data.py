@@ -209,6 +209,7 @@ DATASETS: dict[str, Callable[..., ImageData]] = {
     "synthetic_images": synthetic_images,
 }
 _SHAPES = {"fashion_mnist": (10, 1, 28), "cifar10": (10, 3, 32), "cifar100": (100, 3, 32)}
+_TRAIN_SIZES = {"fashion_mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
 
 
 def _loader_kwargs(cfg: dict) -> tuple[Callable[..., ImageData], dict, list[str]]:
@@ -240,6 +241,16 @@ def dataset_shape(cfg: dict) -> tuple[int, int, int]:
         bound.apply_defaults()
         return bound.arguments["num_classes"], bound.arguments["channels"], bound.arguments["image_size"]
     return _SHAPES[cfg["name"]]
+
+
+def train_size(cfg: dict) -> int:
+    """Training examples a data config gives, without loading it (for dry runs)."""
+    loader, kwargs, _ = _loader_kwargs(cfg)
+    if loader is synthetic_images:
+        full = kwargs.get("train_size", inspect.signature(loader).parameters["train_size"].default)
+    else:
+        full = _TRAIN_SIZES[cfg["name"]]
+    return min(full, kwargs.get("subset") or full)
 
 
 # ----------------------------------------------------------------------------- batches and augmentation

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from repro.cli import build_parser, main, parse_seeds
@@ -34,3 +36,18 @@ def test_plot_schedule_draws_the_opennmt_curves(tmp_path):
     peak = 2.0 * 768**-0.5 * 8000**-0.5
     assert opennmt_noam(10_000 + 2 * 8000 - 2, 768, 8000, scale=2.0, step_start=10_000,
                         step_duration=2) == pytest.approx(peak, rel=1e-12)
+
+
+def test_dry_run_checks_a_paper_profile_offline_and_writes_nothing(tmp_path, capsys, one_thread):
+    dirs = ["--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
+            "--data-root", str(tmp_path / "data")]
+    assert main(["run", "label_smoothing", "--profile", "paper", "--dry-run", "--device", "cpu",
+                 "--seeds", "0-2", *dirs]) == 0
+    out = capsys.readouterr().out
+    # CIFAR-100 is not here: synthetic images of its shape; He et al.'s 164 epochs x 390 steps
+    rows = [line for line in out.splitlines() if line.startswith("| label-smoothing")]
+    assert len(rows) == 2
+    assert all("synthetic 3x32x32" in r and re.search(r"\|\s+63960\s+\|", r) and re.search(r"\|\s+ok\s+\|", r)
+               for r in rows)
+    assert "Estimated training cost on cpu" in out
+    assert not (tmp_path / "res").exists() and not (tmp_path / "cache").exists()
