@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_spec import write_tiny_spec
 from torch import nn
 
 import repro.ensemble as ens
@@ -15,25 +16,8 @@ from repro.cli import main
 from repro.spec import RunConfig, config_hash
 from tricks.ensembles import ensemble_metrics
 
-SPEC = """
-id: tiny
-paper: {title: Tiny, venue: test, arxiv: "0000.00000"}
-task: image-classification
-base:
-  model: {name: cifar_resnet, depth: 8}
-  data: {name: synthetic_images, train_size: 96, test_size: 64, image_size: 8}
-  optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
-  schedule: {name: cosine}
-  batch_size: 32
-  epochs: 2
-arms:
-  plain: {}
-  one: {ensemble: {members: 1}}
-  three: {ensemble: {members: 3}}
-claims:
-  - {id: c, text: three beats plain, metric: test_error, treatment: three, baseline: plain, better: lower}
-profiles: {paper: {seeds: 1}, cpu: {seeds: 1}, smoke: {seeds: 2}}
-"""
+ARMS = {"plain": {}, "one": {"ensemble": {"members": 1}}, "three": {"ensemble": {"members": 3}}}
+
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -41,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def run(tmp_path: Path, out: str, *args: str) -> int:
     spec = tmp_path / "tiny.yaml"
-    spec.write_text(SPEC)
+    write_tiny_spec(spec, ARMS, "three", "plain", smoke_seeds=2)
     return main(["run", str(spec), "--profile", "smoke", "--no-report", "--results-dir", str(tmp_path / out),
                  "--cache-dir", str(tmp_path / f"cache-{out}"), "--data-root", str(tmp_path / "data"), *args])
 

@@ -10,28 +10,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from tiny_spec import write_tiny_spec
 
 from repro import ray_executor
 from repro.cli import main, plan
 
-SPEC = """
-id: tiny
-paper: {title: Tiny, venue: test, arxiv: "0000.00000"}
-task: image-classification
-base:
-  model: {name: cifar_resnet, depth: 8}
-  data: {name: synthetic_images, train_size: 96, test_size: 64, image_size: 8}
-  optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
-  schedule: {name: cosine}
-  batch_size: 32
-  epochs: 2
-arms:
-  plain: {}
-  smoothed: {tricks: [{name: label_smoothing, eps: 0.1}]}
-claims:
-  - {id: c, text: smoothed wins, metric: test_error, treatment: smoothed, baseline: plain, better: lower}
-profiles: {paper: {seeds: 1}, cpu: {seeds: 1}, smoke: {seeds: 1}}
-"""
+ARMS = {"plain": {}, "smoothed": {"tricks": [{"name": "label_smoothing", "eps": 0.1}]}}
+
 STEPS_PER_EPOCH, EPOCHS = 3, 2
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -47,9 +32,7 @@ def local_ray():
 
 
 def spec_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(SPEC)
-    return path
+    return write_tiny_spec(tmp_path / "tiny.yaml", ARMS, "smoothed", "plain")
 
 
 def dirs(tmp_path: Path, out: str) -> list[str]:

@@ -1,0 +1,21 @@
+"""The tiny image-classification spec the end-to-end tests run (seconds on one thread)."""
+
+from pathlib import Path
+
+import yaml
+
+BASE = {"model": {"name": "cifar_resnet", "depth": 8},
+        "data": {"name": "synthetic_images", "train_size": 96, "test_size": 64, "image_size": 8},
+        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+        "schedule": {"name": "cosine"}, "batch_size": 32, "epochs": 2}
+
+
+def write_tiny_spec(path: Path, arms: dict, treatment: str, baseline: str, smoke_seeds: int = 1) -> Path:
+    """Write spec `tiny` with `arms` and one claim (treatment has lower test error than baseline)."""
+    spec = {"id": "tiny", "paper": {"title": "Tiny", "venue": "test", "arxiv": "0000.00000"},
+            "task": "image-classification", "base": BASE, "arms": arms,
+            "claims": [{"id": "c", "text": f"{treatment} wins", "metric": "test_error",
+                        "treatment": treatment, "baseline": baseline, "better": "lower"}],
+            "profiles": {"paper": {"seeds": 1}, "cpu": {"seeds": 1}, "smoke": {"seeds": smoke_seeds}}}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
