@@ -86,6 +86,8 @@ def cmd_run(args) -> None:
         if args.jobs != 1:
             raise UserError("--jobs runs separate jobs side by side; under torchrun each job already "
                             "uses every rank: drop --jobs")
+        if args.executor == "ray":
+            raise UserError("--executor ray starts its own workers: run it without torchrun")
         args.device = str(distributed.init(args.device))
     try:
         _run(args)
@@ -101,10 +103,7 @@ def _run(args) -> None:
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
     if args.executor == "ray":
-        from repro import distributed
         from repro.ray_executor import import_ray
-        if distributed.is_distributed():
-            raise UserError("--executor ray starts its own workers: run it without torchrun")
         import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
                        parse_seeds(args.seeds))

@@ -94,8 +94,10 @@ def ddp_wrapper(sync_batchnorm: bool = False, freezing: bool = False) -> Callabl
             if model_device(model).type != "cuda":
                 raise UserError("sync_batchnorm: true needs CUDA (SyncBatchNorm has no CPU kernel); "
                                 "set it false on CPU")
-            # same module objects and parameters, BatchNorm layers swapped in place
-            assert nn.SyncBatchNorm.convert_sync_batchnorm(model) is model
+            # swaps the BatchNorm children in place, keeping their parameters; returns a new module
+            # only when `model` itself is a BatchNorm, which no registered model is
+            if nn.SyncBatchNorm.convert_sync_batchnorm(model) is not model:
+                raise UserError("sync_batchnorm: the model itself is a BatchNorm layer; wrap it in a module")
         frozen = [p for p in model.parameters() if not p.requires_grad]
         for p in frozen:
             p.requires_grad_(True)
