@@ -151,6 +151,9 @@ class Claim(_Strict):
     margin: float | None = Field(None, ge=0)  # noninferiority only, in metric units
     threshold: float = Field(1.0, gt=0)  # ratio claims: the claimed bound on treatment / baseline
     published: Published = Field(default_factory=Published)
+    # the effect worth detecting, in metric units (a ratio for ratio claims), when the published numbers
+    # do not define one; seed power is also computed at it (repro/stats.py)
+    effect_of_interest: float | None = None
 
 
 class LrFinderConfig(_Strict):

@@ -1,180 +1,174 @@
-"""Verdicts on constructed cases whose answer is known by hand (bootstrap distributions of 2-3 seeds
-are enumerable) or by a closed form (normal approximation for many seeds)."""
+"""The verdict rule on cases whose answer is known by hand or by a closed form: the t interval
+(mean +- t_{0.975, n-1} s / sqrt(n)), exact sign-flip p values (2 / 2^n when every pair agrees),
+Holm and Benjamini-Hochberg by hand, power from the noncentral t distribution."""
 
 import math
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from repro.stats import (
     CONTRADICTED,
     INCONCLUSIVE,
+    MIN_PAIRS,
     NO_DATA,
     REPRODUCED,
-    bootstrap_interval,
-    decide,
+    bh_q,
+    holm,
     judge,
+    judge_family,
     mean_interval,
+    seeds_for_power,
+    signflip_test,
+    t_power,
 )
 
 
-def claim(kind="superiority", better="lower", margin=None, threshold=None, **kw):
-    return SimpleNamespace(id="c", text="T beats B", metric="test_error", treatment="t", baseline="b",
+def claim(kind="superiority", better="lower", margin=None, threshold=None, cid="c", **kw):
+    return SimpleNamespace(id=cid, text="T beats B", metric="test_error", treatment="t", baseline="b",
                            kind=kind, better=better, margin=margin, threshold=threshold,
-                           published=kw.get("published", {"b": 5.5, "t": 5.3, "source": "Table 1"}))
+                           published=kw.get("published", {"b": 5.5, "t": 5.3, "source": "Table 1"}),
+                           effect_of_interest=kw.get("effect_of_interest"))
 
 
 def by_seed(*values):
     return dict(enumerate(values))
 
 
-def test_two_seeds_interval_is_the_two_differences():
-    # n=2: resampled means are d1, (d1+d2)/2, d2 with prob 1/4, 1/2, 1/4, so the 2.5/97.5% points are d1, d2.
-    est, lo, hi = bootstrap_interval(np.array([3.0, 5.0]), np.array([2.0, 2.0]), paired=True)
-    assert (est, lo, hi) == pytest.approx((2.0, 1.0, 3.0))
+# eight paired differences with a clear negative mean (-1.0) and sd 0.2
+D8 = np.array([-1.2, -0.8, -1.1, -0.9, -1.0, -1.3, -0.7, -1.0])
 
 
-def test_three_seeds_tail_mass():
-    # d = (0, 0, 3): P(mean = 0) = (2/3)^3 = 0.30 > 2.5%, P(mean = 3) = 1/27 = 3.7% > 2.5%.
-    est, lo, hi = bootstrap_interval(np.array([0.0, 0.0, 3.0]), np.zeros(3), paired=True)
-    assert (est, lo, hi) == pytest.approx((1.0, 0.0, 3.0))
+def test_interval_is_the_paired_t_interval():
+    v = judge(claim(), by_seed(*(10 + D8)), by_seed(*[10.0] * 8))
+    half = sps.t.ppf(0.975, 7) * D8.std(ddof=1) / math.sqrt(8)
+    assert v.estimate == pytest.approx(-1.0)
+    assert (v.lo, v.hi) == pytest.approx((-1.0 - half, -1.0 + half))
+    assert v.n == 8 and v.verdict == REPRODUCED and v.p_signflip == pytest.approx(2 / 256)
 
 
-def test_many_seeds_match_normal_approximation():
-    rng = np.random.default_rng(1)
-    d = rng.normal(1.0, 1.0, size=400)
-    est, lo, hi = bootstrap_interval(d, np.zeros_like(d), paired=True)
-    half = 1.96 * d.std(ddof=1) / math.sqrt(d.size)
-    assert est == pytest.approx(d.mean())
-    assert lo == pytest.approx(d.mean() - half, abs=0.02) and hi == pytest.approx(d.mean() + half, abs=0.02)
+@pytest.mark.parametrize("n", [3, 5])
+def test_fewer_than_six_pairs_never_decide(n):
+    # every pair improves by 1 +- 0.01: as strong as data get, still not decisive
+    t = by_seed(*(9.0 + 0.01 * np.arange(n)))
+    v = judge(claim(), t, by_seed(*(10.0 + 0.01 * np.arange(n))))
+    assert v.verdict == INCONCLUSIVE and v.reason.startswith(f"n = {n} < {MIN_PAIRS} paired seeds")
+    assert v.p_signflip == pytest.approx(2 / 2 ** n)   # smallest exact two-sided p: 0.25 at n=3
 
 
-def test_pairing_removes_seed_effect():
-    # Seeds differ a lot (seed effect 0..40) but every pair improves by exactly 1 +- 0.1.
-    base = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
-    treat = base - 1.0 + np.array([0.1, -0.1, 0.05, -0.05, 0.0])
-    _, lo_p, hi_p = bootstrap_interval(treat, base, paired=True)
-    _, lo_u, hi_u = bootstrap_interval(treat, base, paired=False)
-    assert -1.1 <= lo_p < hi_p < -0.9
-    assert lo_u < 0 < hi_u
+def test_six_pairs_all_one_sign_can_decide():
+    v = judge(claim(), by_seed(9.0, 9.1, 8.9, 9.05, 8.95, 9.0), by_seed(*[10.0] * 6))
+    assert v.p_signflip == pytest.approx(2 / 64) and v.verdict == REPRODUCED
 
 
-def test_clear_improvement_is_reproduced():
-    v = judge(claim(), by_seed(7.0, 7.1, 6.9), by_seed(8.0, 8.2, 7.9))
-    assert v.verdict == REPRODUCED
-    assert v.n == 3 and v.estimate == pytest.approx(-(1.0 + 1.1 + 1.0) / 3)
-    assert v.lo <= v.estimate <= v.hi < 0
-    assert v.treatment_mean == pytest.approx(7.0) and v.treatment_std == pytest.approx(0.1)
-    assert v.published["source"] == "Table 1"
+def test_clear_harm_is_contradicted_and_higher_flips():
+    t, b = by_seed(*(10 - D8)), by_seed(*[10.0] * 8)
+    assert judge(claim(), t, b).verdict == CONTRADICTED
+    assert judge(claim(better="higher"), t, b).verdict == REPRODUCED
 
 
-def test_clear_harm_is_contradicted():
-    v = judge(claim(), by_seed(9.0, 9.1, 8.9), by_seed(8.0, 8.2, 7.9))
-    assert v.verdict == CONTRADICTED and v.lo > 0
-
-
-def test_noise_around_zero_is_inconclusive():
-    v = judge(claim(), by_seed(8.0, 7.0, 8.5, 7.5), by_seed(7.0, 8.0, 8.0, 8.0))
+def test_noise_is_inconclusive_and_says_how_many_seeds():
+    d = np.array([0.5, -0.4, 0.3, -0.6, 0.2, 0.1, -0.3, 0.4])
+    v = judge(claim(), by_seed(*(10 + d)), by_seed(*[10.0] * 8))
     assert v.verdict == INCONCLUSIVE and v.lo < 0 < v.hi
+    assert "straddles" in v.reason and "80% power needs" in v.reason
+    assert v.seeds_needed == seeds_for_power(d.mean() / d.std(ddof=1))
 
 
-def test_higher_is_better_flips_direction():
-    acc_t, acc_b = by_seed(93.0, 93.2, 92.9), by_seed(92.0, 92.1, 91.8)
-    assert judge(claim(better="higher"), acc_t, acc_b).verdict == REPRODUCED
-    assert judge(claim(better="lower"), acc_t, acc_b).verdict == CONTRADICTED
-
-
-@pytest.mark.parametrize("margin, expected", [(0.5, REPRODUCED), (0.2, INCONCLUSIVE), (0.05, CONTRADICTED)])
-def test_noninferiority_lower_is_better(margin, expected):
-    # differences T - B = 0.1, 0.3 -> interval exactly [0.1, 0.3]
-    v = judge(claim("noninferiority", margin=margin), by_seed(5.1, 5.3), by_seed(5.0, 5.0))
-    assert (v.lo, v.hi) == pytest.approx((0.1, 0.3))
+@pytest.mark.parametrize("margin, expected", [(1.5, REPRODUCED), (1.0, INCONCLUSIVE), (0.5, CONTRADICTED)])
+def test_noninferiority_shifts_by_margin(margin, expected):
+    # T - B = 1 +- 0.2 (lower is better): fine for a margin of 1.5, not for 0.5
+    v = judge(claim("noninferiority", margin=margin), by_seed(*(10 - D8)), by_seed(*[10.0] * 8))
     assert v.bound == pytest.approx(margin) and v.verdict == expected
 
 
-@pytest.mark.parametrize("margin, expected", [(0.5, REPRODUCED), (0.2, INCONCLUSIVE), (0.05, CONTRADICTED)])
-def test_noninferiority_higher_is_better(margin, expected):
-    v = judge(claim("noninferiority", "higher", margin=margin), by_seed(94.9, 94.7), by_seed(95.0, 95.0))
-    assert v.bound == pytest.approx(-margin) and v.verdict == expected
-
-
-@pytest.mark.parametrize("threshold, expected",
-                         [(1.5, REPRODUCED), (3.0, INCONCLUSIVE), (10.0, CONTRADICTED)])
-def test_ratio_is_geometric_mean_of_paired_ratios(threshold, expected):
-    # paired ratios 2 and 8: geometric mean 4 (arithmetic would be 5); n=2 interval is [2, 8].
-    v = judge(claim("ratio", "higher", threshold=threshold), by_seed(200.0, 800.0), by_seed(100.0, 100.0))
-    assert (v.estimate, v.lo, v.hi) == pytest.approx((4.0, 2.0, 8.0))
+@pytest.mark.parametrize("threshold, expected", [(1.5, REPRODUCED), (2.0, INCONCLUSIVE), (3.0, CONTRADICTED)])
+def test_ratio_is_tested_on_log_ratios(threshold, expected):
+    ratios = np.exp(math.log(2.0) + 0.1 * D8 - 0.1 * D8.mean())    # geometric mean exactly 2
+    v = judge(claim("ratio", "higher", threshold=threshold), by_seed(*(100 * ratios)), by_seed(*[100.0] * 8))
+    assert v.estimate == pytest.approx(2.0)
+    logs = np.log(ratios)
+    half = sps.t.ppf(0.975, 7) * logs.std(ddof=1) / math.sqrt(8)
+    assert (v.lo, v.hi) == pytest.approx((2.0 * math.exp(-half), 2.0 * math.exp(half)))
     assert v.verdict == expected
 
 
-def test_ratio_lower_is_better_time():
-    v = judge(claim("ratio", "lower", threshold=1.0), by_seed(5.0, 5.2, 4.8), by_seed(10.0, 10.0, 10.0))
-    assert v.verdict == REPRODUCED and v.hi < 1.0
-    assert judge(claim("ratio"), by_seed(5.0, 5.2, 4.8), by_seed(10.0, 10.0, 10.0)).bound == 1.0
+def test_holm_and_bh_by_hand():
+    # sorted 0.01, 0.03, 0.04: Holm 3*0.01, max(.03, 2*0.03), max(.06, 1*0.04); BH 0.03, 0.04, 0.04
+    assert holm([0.04, 0.01, 0.03, math.nan]) == pytest.approx([0.06, 0.03, 0.06, math.nan], nan_ok=True)
+    assert bh_q([0.04, 0.01, 0.03]) == pytest.approx([0.04, 0.03, 0.04])
 
 
-def test_ratio_drops_nonpositive_values():
-    c = claim("ratio", "higher", threshold=1.0)
-    v = judge(c, by_seed(2.0, 0.0, 2.2, 2.1), by_seed(1.0, 1.0, 1.0, 1.0))
-    assert v.n == 3 and "non-positive" in v.note and v.verdict == REPRODUCED
+def test_family_decides_on_holm_adjusted_p():
+    # one claim alone has p ~ 0.03 (decisive); with a second such claim, Holm doubles it
+    d = np.array([-0.9, -0.2, -0.7, -0.1, -0.8, -0.3, 0.2, -0.6])
+    t, b = by_seed(*(10 + d)), by_seed(*[10.0] * 8)
+    alone = judge(claim(), t, b)
+    assert alone.p < 0.05 and alone.verdict == REPRODUCED
+    two = judge_family([(claim(cid="a"), t, b, None), (claim(cid="b"), t, b, None)])
+    assert all(v.p_holm == pytest.approx(2 * alone.p) and v.family_size == 2 for v in two)
+    assert all(v.verdict == INCONCLUSIVE and "Holm over 2 claims" in v.reason for v in two)
 
 
-def test_single_seed_is_inconclusive_with_note():
-    v = judge(claim(), {0: 1.0}, {0: 9.0})
-    assert v.verdict == INCONCLUSIVE and v.n == 1 and v.estimate == pytest.approx(-8.0)
-    assert math.isnan(v.lo) and "at least 2" in v.note
+def test_power_matches_noncentral_t():
+    d_z, n = 0.8, 10
+    crit = sps.t.ppf(0.975, n - 1)
+    nc = d_z * math.sqrt(n)
+    expected = sps.nct.sf(crit, n - 1, nc) + sps.nct.cdf(-crit, n - 1, nc)
+    assert t_power(d_z, n) == pytest.approx(expected, rel=1e-6)
+    # paired t at d_z = 1: 80% power needs 10 pairs (power 0.80 at 10, 0.75 at 9)
+    assert seeds_for_power(1.0) == 10 and t_power(1.0, 9) < 0.8 <= t_power(1.0, 10)
+    assert seeds_for_power(0.0) == math.inf
 
 
-def test_partially_matching_seeds_pair_on_intersection():
-    v = judge(claim(), {0: 7.0, 1: 7.1, 2: 6.9}, {1: 8.1, 2: 8.0, 3: 8.2})
-    assert v.paired and v.n == 2 and v.estimate == pytest.approx(-1.05)
-    assert "[0, 3]" in v.note and v.verdict == REPRODUCED
+def test_paper_effect_from_published_numbers_and_effect_of_interest():
+    v = judge(claim(), by_seed(*(10 + 0.1 * D8)), by_seed(*[10.0] * 8))
+    assert v.paper_effect == pytest.approx(5.3 - 5.5)
+    assert v.paper_d_z == pytest.approx(-0.2 / (0.1 * D8).std(ddof=1))
+    assert v.paper_seeds_needed == seeds_for_power(v.paper_d_z)
+    w = judge(claim(effect_of_interest=-0.05), by_seed(*(10 + 0.1 * D8)), by_seed(*[10.0] * 8))
+    assert w.paper_effect == pytest.approx(-0.05)
 
 
-def test_disjoint_seeds_fall_back_to_unpaired():
-    v = judge(claim(), {0: 7.0, 1: 7.2, 2: 6.8}, {3: 8.0, 4: 8.2, 5: 7.8})
-    assert not v.paired and v.n == 0 and v.n_treatment == 3
-    assert v.estimate == pytest.approx(-1.0) and "unpaired" in v.note and v.verdict == REPRODUCED
+def test_effect_below_seed_noise_is_flagged():
+    rng = np.random.default_rng(0)
+    seed_effect = rng.normal(0, 2.0, 8)          # big seed-to-seed spread shared by both arms
+    v = judge(claim(), by_seed(*(10 + seed_effect + 0.1 * D8)), by_seed(*(10 + seed_effect)))
+    assert v.verdict == REPRODUCED and v.below_noise and v.noise > abs(v.estimate)
 
 
-def test_nan_values_are_dropped_and_noted():
-    v = judge(claim(), by_seed(7.0, math.nan, 6.9, 7.1), by_seed(8.0, 8.0, math.inf, 8.1))
-    assert v.n == 2 and v.estimate == pytest.approx(-1.0)
-    assert "[1]" in v.note and "[2]" in v.note and math.isfinite(v.treatment_mean)
+def test_signflip_matches_enumeration():
+    x = np.array([0.3, -0.1, 0.4, 0.2, -0.05, 0.25])
+    signs = np.array(np.meshgrid(*[[-1, 1]] * 6)).reshape(6, -1).T
+    null = np.abs((signs * x).mean(axis=1))
+    assert signflip_test(x) == pytest.approx(np.mean(null >= abs(x.mean()) - 1e-12))
 
 
-def test_all_nan_is_inconclusive_not_crash():
-    v = judge(claim(), by_seed(math.nan, math.nan), by_seed(1.0, 2.0))
-    assert v.verdict == INCONCLUSIVE and v.n == 0
+def test_partial_pairing_nan_and_exclusions_are_noted():
+    v = judge(claim(), {0: 7.0, 1: 7.1, 2: math.nan, 3: 7.0}, {1: 8.1, 2: 8.0, 3: 8.2, 4: 8.0},
+              excluded={"treatment": {4: "diverged"}})
+    assert v.n == 2 and "t: diverged seed(s) [4] excluded" in v.note and "[2]" in v.note
+    assert "[0]" in v.note and v.verdict == INCONCLUSIVE
 
 
 def test_missing_arm_is_no_data_unless_its_jobs_diverged():
     assert judge(claim(), {}, by_seed(1.0, 2.0)).verdict == NO_DATA
-    crashed = {"treatment": {0: "failed", 1: "missing metric"}}
-    assert judge(claim(), {}, by_seed(1.0, 2.0), excluded=crashed).verdict == NO_DATA
     v = judge(claim(), {}, by_seed(1.0, 2.0), excluded={"treatment": {0: "diverged", 1: "diverged"}})
-    assert v.verdict == INCONCLUSIVE and "t: diverged seed(s) [0, 1] excluded" in v.note
+    assert v.verdict == INCONCLUSIVE and "diverged" in v.note
 
 
-def test_excluded_jobs_are_counted_in_note():
-    v = judge(claim(), by_seed(7.0, 7.1), {0: 8.0, 1: 8.1, 2: 8.2}, excluded={"treatment": {2: "diverged"}})
-    assert v.verdict == REPRODUCED and v.n == 2
-    assert v.note == "t: diverged seed(s) [2] excluded"   # not also reported as an unmatched seed
+def test_single_pair_has_estimate_but_no_interval():
+    v = judge(claim(), {0: 1.0}, {0: 9.0})
+    assert v.verdict == INCONCLUSIVE and v.estimate == pytest.approx(-8.0) and math.isnan(v.lo)
 
 
-def test_mapping_claim_and_deterministic_interval():
-    c = {"id": "x", "metric": "test_ece", "treatment": "t", "baseline": "b", "better": "lower"}
-    a = judge(c, by_seed(1.0, 1.5, 0.7, 1.2), by_seed(1.1, 1.4, 1.0, 1.3))
-    b = judge(c, by_seed(1.0, 1.5, 0.7, 1.2), by_seed(1.1, 1.4, 1.0, 1.3))
-    assert (a.lo, a.hi) == (b.lo, b.hi) and a.kind == "superiority"
-
-
-def test_decide_is_strict_at_the_bound():
-    assert decide(-2.0, 0.0, 0.0, "lower") == INCONCLUSIVE
-    assert decide(0.0, 2.0, 0.0, "lower") == INCONCLUSIVE
-    assert decide(1.01, 2.0, 1.0, "higher") == REPRODUCED
-    assert decide(math.nan, 1.0, 0.0, "lower") == INCONCLUSIVE
+def test_identical_differences_are_decisive_without_spread():
+    v = judge(claim(), by_seed(*[9.0] * 6), by_seed(*[10.0] * 6))
+    assert v.p_t == 0.0 and v.verdict == REPRODUCED and v.lo == v.hi == pytest.approx(-1.0)
+    tie = judge(claim(), by_seed(*[10.0] * 6), by_seed(*[10.0] * 6))
+    assert tie.verdict == INCONCLUSIVE and tie.p == 1.0
 
 
 def test_unknown_kind_raises():
@@ -182,7 +176,8 @@ def test_unknown_kind_raises():
         judge(claim("vibes"), by_seed(1.0, 2.0), by_seed(1.0, 2.0))
 
 
-def test_mean_interval_brackets_mean():
+def test_mean_interval_is_t_interval():
     lo, hi = mean_interval([1.0, 3.0])
-    assert (lo, hi) == pytest.approx((1.0, 3.0))
+    half = sps.t.ppf(0.975, 1) * math.sqrt(2) / math.sqrt(2)
+    assert (lo, hi) == pytest.approx((2.0 - half, 2.0 + half))
     assert all(math.isnan(x) for x in mean_interval([1.0, math.nan]))
