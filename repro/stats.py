@@ -157,7 +157,11 @@ def t_power(d_z: float, n: int, alpha: float = ALPHA) -> float:
 
     if n < 2 or not math.isfinite(d_z):
         return math.nan
-    return float(TTestPower().power(effect_size=abs(d_z), nobs=n, alpha=alpha, alternative="two-sided"))
+    power = float(TTestPower().power(effect_size=abs(d_z), nobs=n, alpha=alpha, alternative="two-sided"))
+    if math.isnan(power):     # statsmodels' noncentral t loses precision for very large effects
+        crit, nc = sps.t.ppf(1 - alpha / 2, n - 1), abs(d_z) * math.sqrt(n)
+        power = float(sps.nct.sf(crit, n - 1, nc) + sps.nct.cdf(-crit, n - 1, nc))
+    return 1.0 if math.isnan(power) and abs(d_z) * math.sqrt(n) > 10 else power
 
 
 def seeds_for_power(d_z: float, alpha: float = ALPHA, power: float = TARGET_POWER,
