@@ -57,4 +57,5 @@ def read_record(path: Path) -> dict:
 
 def write_record(path: Path, record: Record | dict) -> Path:
     rec = record if isinstance(record, Record) else Record.model_validate(record)
-    return write_json_atomic(path, rec.model_dump(mode="json", exclude_unset=True))
+    # python mode, not "json": pydantic's JSON mode would turn a NaN metric into null
+    return write_json_atomic(path, rec.model_dump(exclude_unset=True))
