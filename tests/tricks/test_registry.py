@@ -39,7 +39,7 @@ def test_unknown_trick():
         build_trick({"name": "nope"})
 
 
-DESIGN_SIGNATURES = {  # the public formula functions of DESIGN.md: names and arguments are API
+DESIGN_SIGNATURES = {  # the public formula functions of docs/design.md: names and arguments are API
     "tricks.schedules.noam": "(step, model_dim, warmup_steps, scale=1.0)",
     "tricks.schedules.opennmt_noam": "(step, model_dim, warmup_steps, scale=1.0, step_start=0, "
     "step_duration=1, minimum_learning_rate=0.0)",

@@ -31,7 +31,7 @@ def test_noam_golden():
 
 
 def test_opennmt_worked_example():
-    # ANCHORS.md: model_dim 4, warmup 8000, scale 2, minimum 1e-4, step 1 -> 2.795e-6 -> 1e-4
+    # docs/anchors.md: model_dim 4, warmup 8000, scale 2, minimum 1e-4, step 1 -> 2.795e-6 -> 1e-4
     assert S.opennmt_noam(1, 4, 8000, scale=2.0) == pytest.approx(2.7950849718747371e-06, **TOL)
     assert S.opennmt_noam(1, 4, 8000, scale=2.0, minimum_learning_rate=1e-4) == 1e-4
 

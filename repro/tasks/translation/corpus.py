@@ -135,7 +135,7 @@ def aligned(source: str, target: str, ratio: float = MAX_LENGTH_RATIO) -> bool:
 
 def bible_en_es(cache_dir: Path) -> ParallelCorpus:
     """World English Bible -> Reina-Valera 1909: 31,077 verse pairs, 14 misaligned ones dropped (e.g. the
-    WEB's glossary printed after Revelation 22:21), public domain (DATA.md)."""
+    WEB's glossary printed after Revelation 22:21), public domain (docs/data.md)."""
     splits: dict[str, Pairs] = {s: [] for s in SPLITS}
     for ref, en, es in bible_triples(cache_dir):
         if aligned(en, es):
