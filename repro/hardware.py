@@ -11,13 +11,13 @@ from pathlib import Path
 
 import torch
 
+from repro.errors import UserError
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def pick_device(name: str = "auto") -> torch.device:
     """'auto' -> cuda when there is one, else cpu; 'cuda:N' is checked to exist."""
-    from repro.errors import UserError
-
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

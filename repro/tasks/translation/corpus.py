@@ -152,7 +152,7 @@ def hf_corpus(name: str, hf_path: str, hf_config: str, source: str, target: str,
               cache_dir: Path) -> ParallelCorpus:
     """A `translation`-feature dataset ({lang: text}) from a local save_to_disk copy in
     cache_dir/hf/<name> if there is one, else from the Hugging Face hub (cached by `datasets`)."""
-    import datasets
+    import datasets  # here, not at the top: heavy and optional at start-up (only this path needs it)
 
     local = Path(cache_dir) / "hf" / name
     if local.exists():

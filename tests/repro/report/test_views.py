@@ -59,3 +59,16 @@ def test_speedup_table_pairs_each_arm_with_its_models_plain_arm():
     assert fo["model"] == "cifar_resnet(depth=8)" and fo["n"] == 2
     assert table.loc["v_fo", "speedup"] == pytest.approx(0.8) and math.isnan(table.loc["v_fo", "speedup_lo"])
     assert table.loc["r_base", "speedup"] == 1.0 and "lonely" not in table.index
+
+
+def test_views_are_registered_and_see_only_the_columns_they_declare(tmp_path):
+    from repro.report.views.base import View
+    from repro.report.views.registry import SECTION_VIEWS, task_blocks
+
+    assert [v.name for v in SECTION_VIEWS] == ["lr_finder", "extra", "speedup"]
+    seen = []
+    view = View("probe", ("final",), lambda v: seen.append(sorted(v.records.columns)) or [("p", "x")])
+    ok = pd.DataFrame([{"arm": "a", "seed": 0, "final": {}, "extra": {}, "config": {}}])
+    assert view.render(tmp_path, "s", {"id": "s"}, ok, ["a"]) == [("p", "x")]
+    assert seen == [["arm", "final", "seed"]]
+    assert task_blocks({"task": "image-classification"}, ok, ["a"]) == []   # only translation adds blocks
