@@ -65,7 +65,7 @@ def worker(args) -> None:
     sync(device)
     seconds = torch.tensor([time.perf_counter() - start])
     if parallel.is_distributed():
-        torch.parallel.all_reduce(seconds, op=torch.parallel.ReduceOp.MAX)   # the slowest rank
+        torch.distributed.all_reduce(seconds, op=torch.distributed.ReduceOp.MAX)   # the slowest rank
     if parallel.world()[0] == 0:
         Path(args.out).write_text(json.dumps({"seconds": float(seconds)}))
     torchrun.shutdown()
@@ -77,7 +77,7 @@ def launch(nproc: int, args) -> float:
         out = Path(tmp) / "t.json"
         flags = ["--worker", "--out", str(out), "--steps", str(args.steps), "--batch", str(args.batch),
                  "--threads", str(args.threads), "--device", args.device, "--warmup", str(args.warmup)]
-        cmd = [sys.executable, "-m", "torch.parallel.run", "--standalone", "--nproc-per-node",
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                str(nproc), "-m", "repro.bench.scaling", *flags]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
