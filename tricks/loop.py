@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -231,7 +232,6 @@ class Checkpointer:
     """
 
     def __init__(self, path, writer: bool = True):
-        from pathlib import Path
         self.path = Path(path)
         self.writer = writer
 
