@@ -9,28 +9,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from repro.bench import command as bench
 from repro.errors import UserError
+from repro.execute import torchrun
+from repro.execute.dispatch import EXECUTORS, run_jobs
+from repro.execute.ray_cluster import import_ray
+from repro.hardware import pick_device
+from repro.jobs.dry_run import dry_run, plan_markdown
+from repro.jobs.job import pending
+from repro.jobs.lr_search import apply_lr_finder
+from repro.jobs.plan import plan
+from repro.jobs.run import is_rank0
+from repro.report import schedule_plot
+from repro.report.render import write_report
+from repro.spec import SPEC_DIR, load_spec, spec_paths
 
-SPEC_DIR = Path(__file__).resolve().parent / "specs"
-
-
-def spec_paths(names: list[str], all_specs: bool) -> list[Path]:
-    """Spec arguments are paths or names of files in repro/specs (with or without .yaml)."""
-    if all_specs:
-        return sorted(SPEC_DIR.glob("*.yaml"))
-    paths = []
-    for name in names:
-        path = Path(name)
-        if not path.exists():
-            path = SPEC_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
-        if not path.exists():
-            known = ", ".join(p.stem for p in sorted(SPEC_DIR.glob("*.yaml")))
-            raise UserError(f"spec {name!r} not found; give a path or one of: {known}")
-        paths.append(path)
-    if not paths:
-        raise UserError("name at least one spec, or pass --all")
-    return paths
-
+__all__ = ["SPEC_DIR", "build_parser", "main", "parse_seeds", "plan", "spec_paths"]
 
 def parse_seeds(text: str | None) -> list[int] | None:
     """'0,1,2' or '0-4' -> list of seeds."""
@@ -46,30 +40,7 @@ def parse_seeds(text: str | None) -> list[int] | None:
     return seeds
 
 
-def plan(paths: list[Path], profile: str, arms: list[str] | None, seeds: list[int] | None):
-    from repro.runner import Job
-    from repro.spec import load_spec, resolve
-
-    specs, jobs = {}, []
-    for path in paths:
-        spec = load_spec(path)
-        specs[spec.id] = spec
-        configs = resolve(spec, profile)
-        unknown = sorted(set(arms or []) - set(configs))
-        if unknown:
-            raise UserError(f"{path}: --arms {','.join(unknown)}: no such arm; arms are "
-                            f"{', '.join(configs)}")
-        # seed-major: the arms of one seed run next to each other, so drift of a noisy machine
-        # hits every arm alike and wall-clock comparisons stay paired
-        for seed in seeds if seeds is not None else range(spec.seeds(profile)):
-            jobs.extend(Job(spec.id, profile, arm, seed, cfg) for arm, cfg in configs.items()
-                        if not arms or arm in arms)
-    return specs, jobs
-
-
 def cmd_list(args) -> None:
-    from repro.spec import load_spec
-
     for path in spec_paths([], True):
         spec = load_spec(path)
         print(f"{path.stem}  ({spec.id}: {spec.paper.title}, arXiv {spec.paper.arxiv})")
@@ -80,30 +51,23 @@ def cmd_list(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from repro import distributed
-
-    if distributed.is_distributed():   # under torchrun: every job data-parallel on all ranks
+    if torchrun.is_distributed():   # under torchrun: every job data-parallel on all ranks
         if args.jobs != 1:
             raise UserError("--jobs runs separate jobs side by side; under torchrun each job already "
                             "uses every rank: drop --jobs")
         if args.executor == "ray":
             raise UserError("--executor ray starts its own workers: run it without torchrun")
-        args.device = str(distributed.init(args.device))
+        args.device = str(torchrun.init(args.device))
     try:
         _run(args)
     finally:
-        distributed.shutdown()
+        torchrun.shutdown()
 
 
 def _run(args) -> None:
-    from repro.executor import pending, run_jobs
-    from repro.lr_search import apply_lr_finder
-    from repro.runner import is_rank0
-
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
     if args.executor == "ray":
-        from repro.ray_executor import import_ray
         import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
                        parse_seeds(args.seeds))
@@ -123,9 +87,6 @@ def _run(args) -> None:
 
 
 def _dry_run(specs: dict, jobs: list, args) -> None:
-    from repro.dry_run import dry_run, plan_markdown
-    from repro.hardware import pick_device
-
     device = pick_device(args.device)
     seeds = {sid: len({j.seed for j in jobs if j.spec_id == sid}) for sid in specs}
     rows = dry_run(jobs, seeds, device, args.data_root)
@@ -138,9 +99,6 @@ def _dry_run(specs: dict, jobs: list, args) -> None:
 
 def _report(results_dir: Path, profile: str, ran: dict | None = None) -> None:
     """The report of every spec in repro/specs, plus the specs just run (which may be files elsewhere)."""
-    from repro.report import write_report
-    from repro.spec import load_spec
-
     specs = {s.id: s for s in (load_spec(p) for p in spec_paths([], True))}
     path = write_report(results_dir, profile, {**specs, **(ran or {})})
     print(f"report: {path}")
@@ -163,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", help="seeds to run, e.g. 0,1,2 or 0-4 (default: the profile's count)")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     run.add_argument("--jobs", type=int, default=1, help="jobs at once (one per GPU on GPUs)")
-    run.add_argument("--executor", choices=("local", "ray"), default="local",
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
                      help="local: here, --jobs at once; ray: one Ray task per job (default: local)")
     run.add_argument("--address", help="Ray cluster to use, e.g. auto (default: start a local instance)")
     run.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
@@ -178,12 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     _dirs(report)
     report.set_defaults(func=lambda a: _report(a.results_dir, a.profile))
 
-    from repro import schedule_plot
     plot = sub.add_parser("plot-schedule", help="draw learning-rate schedules (e.g. OpenNMT's Noam)")
     schedule_plot.add_arguments(plot)
     plot.set_defaults(func=schedule_plot.run)
 
-    from repro import bench
     bench_parser = sub.add_parser("bench", help="speed: AMP throughput, baselines, regression check")
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(func=bench.run)

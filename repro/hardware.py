@@ -11,13 +11,13 @@ from pathlib import Path
 
 import torch
 
+from repro.errors import UserError
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def pick_device(name: str = "auto") -> torch.device:
     """'auto' -> cuda when there is one, else cpu; 'cuda:N' is checked to exist."""
-    from repro.errors import UserError
-
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -75,3 +75,24 @@ def git_commit() -> str:
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+PATCH_LIMIT = 20_000  # bytes: a smaller uncommitted diff is stored whole in each record
+
+
+@cache
+def git_diff() -> tuple[str | None, str | None]:
+    """(sha256 of `git diff HEAD`, the diff itself when under PATCH_LIMIT bytes): traces a "-dirty" commit.
+
+    (None, None) for a clean tree or outside a checkout.
+    """
+    try:
+        out = subprocess.run(["git", "diff", "HEAD", "--no-color", "--no-ext-diff"], cwd=REPO,
+                             capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    if out.returncode != 0 or not out.stdout:
+        return None, None
+    patch = out.stdout
+    small = patch.decode("utf-8", "replace") if len(patch) < PATCH_LIMIT else None
+    return hashlib.sha256(patch).hexdigest(), small

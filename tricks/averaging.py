@@ -208,6 +208,9 @@ class SWA(_Averaged):
         self.seen: deque[Tensor] = deque(maxlen=self.bn_batches)
         self.bn_fresh = False
 
+    def sets_lr(self) -> bool:
+        return self.swa_lr is not None   # replaces the lr from first_step on
+
     def lr(self, step: int, group: dict, lr: float) -> float:
         return (
             self.swa_lr * group.get("lr_scale", 1.0)

@@ -92,6 +92,7 @@ class FreezeOut(Trick):
     """
 
     name = "freezeout"
+    lr_composes = True   # anneals whatever lr it is given, layer by layer
     freezes_layers = True
 
     def __init__(

@@ -1,9 +1,9 @@
 """The one training loop: read it top to bottom.
 
-for each epoch:  for each batch:
+for each epoch:  for each batch:  (the hook order is tricks.hooks.HookSequence, written once)
     lr of every param group = schedule(step) * group lr_scale, then each trick's `lr` hook
     x, y = each trick's `batch` hook (mixup, cutmix, ...)
-    loss = loss_fn wrapped by each trick's `loss` hook (label smoothing, ...), under autocast
+    loss = the task's loss_fn wrapped by each trick's `loss` hook, under autocast
     backward + optimizer step (GradScaler for fp16), then each trick's `after_step`
   evaluate the model and every trick's predictors (EMA weights, snapshot ensemble, ...)
   checkpoint everything (model, optimizer, scaler, generators, trick state) for an exact resume
@@ -18,13 +18,14 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tricks.hooks import LoopContext, LossFn, Predictor, Trick
+from tricks.hooks import HookSequence, LoopContext, LossFn, Predictor, Trick
 from tricks.precision import Precision
+from tricks.smoothing import cross_entropy_of
 
 Batches = Callable[[int], Iterable[tuple[Tensor, Tensor]]]  # epoch -> that epoch's batches
 Evaluate = Callable[[Predictor], dict]                      # predictor -> {"test_error": ..}
@@ -66,9 +67,9 @@ class Diverged(Exception):
     pass
 
 
-def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """CE with class ids or soft targets [B, K] (F.cross_entropy takes both)."""
-    return F.cross_entropy(logits.float(), targets)
+def cross_entropy(logits: Tensor, targets) -> Tensor:
+    """CE with class ids, soft targets [B, K] or label-smoothed ids (tricks.smoothing.SmoothedTargets)."""
+    return cross_entropy_of(logits.float(), targets)
 
 
 def default_param_groups(model: nn.Module) -> list[dict]:
@@ -91,22 +92,18 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
     precision = Precision.create(cfg.precision, ctx.device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    groups = default_param_groups(model)   # before setup: params a trick freezes now may thaw later
-    for trick in tricks:
-        trick.setup(ctx)
-    for trick in tricks:
-        groups = trick.param_groups(groups)
+    hooks = HookSequence(tricks)
+    groups = hooks.prepare(ctx, default_param_groups(model))  # groups first: a frozen param may thaw later
     forward = wrap(model) if wrap else model
     optimizer = ctx.optimizer = make_optimizer(groups)
-    for trick in tricks:
-        loss_fn = trick.loss(loss_fn)
+    loss_fn = hooks.wrap_loss(loss_fn)
     result, start_epoch = TrainResult(), 0
     state = checkpoint.load() if checkpoint else None
     if state is not None:
         start_epoch = _restore(state, model, optimizer, precision, tricks, ctx, data_generator, result)
     for epoch in range(start_epoch, cfg.epochs):
         try:
-            _train_epoch(epoch, forward, optimizer, lr_at, batches(epoch), loss_fn, precision, tricks,
+            _train_epoch(epoch, forward, optimizer, lr_at, batches(epoch), loss_fn, precision, hooks,
                          cfg, result, on_step, count)
         except Diverged as bad:
             result.status, result.reason = "diverged", str(bad)
@@ -120,28 +117,28 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
     return result
 
 
-def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, tricks, cfg, result,
-                 on_step, count) -> None:
+def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, hooks: HookSequence, cfg,
+                 result, on_step, count) -> None:
     model.train()
     step0 = epoch * cfg.steps_per_epoch
     losses = torch.zeros(cfg.steps_per_epoch, device=next(model.parameters()).device)
     sync(losses.device)
     start = time.perf_counter()
     n = 0
-    for i, (x, y) in enumerate(_limit(batches, cfg.steps_per_epoch)):
-        step = step0 + i
-        _set_lrs(optimizer, lr_at(step), step, tricks, result, cfg)
-        x = _prepare(x, cfg)
-        for trick in tricks:
-            x, y = trick.batch(x, y)
+
+    def update(x, y) -> Tensor:   # step 3 of HookSequence.run_step: forward, backward, optimizer step
         with precision.autocast():
             loss = loss_fn(model(x), y)
-        losses[i] = loss.detach()
         optimizer.zero_grad(set_to_none=True)
         precision.backward_and_step(loss, optimizer)
-        for trick in tricks:
-            trick.after_step(step)
-        n, result.samples, result.steps = i + 1, result.samples + count(x, y), step + 1
+        result.samples += count(x, y)
+        return loss
+
+    for i, (x, y) in enumerate(_limit(batches, cfg.steps_per_epoch)):
+        step = step0 + i
+        losses[i] = hooks.run_step(step, optimizer, lr_at(step), _prepare(x, cfg), y, update).detach()
+        _trace_lr(optimizer, step, result, cfg)
+        n, result.steps = i + 1, step + 1
         if (i + 1) % cfg.check_every == 0:
             _check_finite(losses[: i + 1], step0)
         if on_step:
@@ -159,12 +156,8 @@ def _limit(batches: Iterable, n: int) -> Iterator:
         yield b
 
 
-def _set_lrs(optimizer, base_lr: float, step: int, tricks, result: TrainResult, cfg: LoopConfig) -> None:
-    for group in optimizer.param_groups:
-        lr = base_lr * group.get("lr_scale", 1.0)
-        for trick in tricks:
-            lr = trick.lr(step, group, lr)
-        group["lr"] = lr
+def _trace_lr(optimizer, step: int, result: TrainResult, cfg: LoopConfig) -> None:
+    """Keep (step, lr of the first group) every total/lr_trace_points steps and at the last step."""
     every = max(1, cfg.total_steps // cfg.lr_trace_points)
     if step % every == 0 or step == cfg.total_steps - 1:
         result.lr_trace["step"].append(step)
@@ -239,7 +232,6 @@ class Checkpointer:
     """
 
     def __init__(self, path, writer: bool = True):
-        from pathlib import Path
         self.path = Path(path)
         self.writer = writer
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from tricks.hooks import LossFn
+from tricks.hooks import HookSequence, LossFn
 
 
 def lr_at(i: int, num_steps: int, start_lr: float, end_lr: float, mode: str = "exp") -> float:
@@ -61,11 +62,6 @@ class RangeTestResult:
     min_over_10: float = float("nan")
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for g in optimizer.param_groups:
-        g["lr"] = lr * g.get("lr_scale", 1.0)
-
-
 def lr_range_test(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -77,19 +73,29 @@ def lr_range_test(
     mode: str = "exp",
     beta: float = 0.98,
     diverge_factor: float = 4.0,
+    hooks: HookSequence | None = None,
 ) -> RangeTestResult:
-    """Run the range test over `batches` (at most num_steps of them); model and optimizer restored after."""
+    """Run the range test over `batches` (at most num_steps of them); model and optimizer restored after.
+
+    Each step runs in the loop's hook order (`hooks`, already prepared: HookSequence.run_step) with the
+    ramp's lr as the base lr: group lr = ramp(i) * lr_scale, then the tricks' lr, batch and after_step hooks.
+    """
+    hooks = hooks or HookSequence()
+
+    def update(x, y) -> Tensor:
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
     saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
     was_training, res = model.training, RangeTestResult()
     model.train()
     try:
         for i, (x, y) in zip(range(num_steps), batches, strict=False):
             lr = lr_at(i, num_steps, start_lr, end_lr, mode)
-            _set_lr(optimizer, lr)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            loss = hooks.run_step(i, optimizer, lr, x, y, update)
             res.lrs.append(lr)
             res.losses.append(loss.item())
             res.smoothed = smooth_losses(res.losses, beta)
@@ -109,10 +115,8 @@ def lr_range_test(
 
 def plot_range_test(result: RangeTestResult, ax=None):
     """Smoothed loss against lr (log axis), with both suggestions marked; returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
+    if ax is None:   # a plain Figure, not pyplot: no global figure state, no GUI backend
+        ax = Figure(figsize=(5, 3.5)).subplots()
     ax.plot(result.lrs, result.losses, alpha=0.3, label="loss")
     ax.plot(result.lrs, result.smoothed, label="smoothed")
     for lr, name, style in ((result.steepest, "steepest", "--"), (result.min_over_10, "min / 10", ":")):

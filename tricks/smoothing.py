@@ -5,6 +5,8 @@ q'(k) = (1 - eps) q(k) + eps / K, where q is the one-hot (or an already soft, e.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -41,24 +43,50 @@ def smoothed_cross_entropy(
     return ((1 - eps) * nll - eps * logp.mean(-1)).mean()
 
 
+@dataclass(frozen=True)
+class SmoothedTargets:
+    """Class ids with label smoothing, not expanded: q' = (1 - eps) onehot(ids) + eps / K.
+
+    What the label_smoothing trick hands the task's loss in place of class ids. The task's loss applies it
+    with its own ignore mask, e.g. F.cross_entropy(logits, ids, ignore_index=PAD, label_smoothing=eps),
+    so ignored positions (padding) carry no loss whatever eps is, and eps = 0 is exactly the plain loss.
+    """
+
+    ids: Tensor
+    eps: float
+
+    def soft(self, num_classes: int) -> Tensor:
+        """The expanded soft targets [..., K] (every position, ignored ones included)."""
+        return smooth_targets(self.ids, num_classes, self.eps)
+
+
+def cross_entropy_of(logits: Tensor, target: Tensor | SmoothedTargets, ignore_index: int = -100) -> Tensor:
+    """Mean cross-entropy over logits [N, K] for class ids [N], soft targets [N, K] or SmoothedTargets;
+    class ids equal to ignore_index are left out (soft targets have no ignore mask of their own)."""
+    if isinstance(target, SmoothedTargets):
+        return F.cross_entropy(logits, target.ids, ignore_index=ignore_index, label_smoothing=target.eps)
+    if target.is_floating_point():
+        return F.cross_entropy(logits, target)
+    return F.cross_entropy(logits, target, ignore_index=ignore_index)
+
+
 class LabelSmoothing(Trick):
-    """Spec: `{name: label_smoothing, eps: 0.1}`. Class-id targets (any shape, logits [..., K]) get the
-    smoothed cross-entropy, skipping ignore_index (e.g. padding tokens); soft targets (mixup's) are
-    smoothed and handed to the wrapped loss, which must accept soft targets (F.cross_entropy does)."""
+    """Spec: `{name: label_smoothing, eps: 0.1}`. Composes with the task's loss, which keeps its ignore
+    mask: class ids (any shape, logits [..., K]) become SmoothedTargets(ids, eps), which the task's loss
+    consumes (e.g. translation leaves padding out); soft targets (mixup's) are smoothed,
+    q' = (1 - eps) q + eps / K, and handed to the task's loss as they are."""
 
     name = "label_smoothing"
 
-    def __init__(self, eps: float = 0.1, ignore_index: int = -100):
+    def __init__(self, eps: float = 0.1):
         if not 0.0 <= eps < 1.0:
             raise ValueError(f"label smoothing eps must lie in [0, 1), got {eps}")
-        self.eps, self.ignore_index = eps, ignore_index
+        self.eps = eps
 
     def loss(self, loss_fn: LossFn) -> LossFn:
         def smoothed(logits: Tensor, targets: Tensor) -> Tensor:
-            k = logits.shape[-1]
-            if targets.is_floating_point():
-                return loss_fn(logits, smooth_targets(targets, k, self.eps).to(logits.dtype))
-            flat = logits.float().reshape(-1, k)
-            return smoothed_cross_entropy(flat, targets.reshape(-1), self.eps, self.ignore_index)
+            if targets.is_floating_point():   # float32 whatever the autocast dtype: losses compute in fp32
+                return loss_fn(logits, smooth_targets(targets, logits.shape[-1], self.eps))
+            return loss_fn(logits, SmoothedTargets(targets, self.eps))
 
         return smoothed

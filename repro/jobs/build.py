@@ -1,0 +1,71 @@
+"""Build one job: the resolved config -> a typed TrainingSetup holding everything the loop needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from repro.jobs.job import Job
+from repro.tasks.base import TaskSetup
+from repro.tasks.registry import TASKS
+from tricks.hooks import LoopContext, Trick
+from tricks.loop import LoopConfig
+from tricks.registry import TRICKS
+from tricks.schedules import build_schedule
+
+
+@dataclass
+class TrainingSetup:
+    """What build_training hands the trainers, the LR range test and the dry run."""
+
+    task: TaskSetup                       # model, batches, evaluation, the task's loss
+    loop: LoopConfig
+    lr_at: Callable[[int], float]         # the schedule: step -> base lr
+    tricks: list[Trick]
+    context: LoopContext
+    data_generator: torch.Generator
+
+
+def make_optimizer(opt_cfg) -> Callable[[list[dict]], torch.optim.Optimizer]:
+    """The optimizer named in the spec; the loop sets each group's lr every step."""
+    def build(groups: list[dict]) -> torch.optim.Optimizer:
+        if opt_cfg.name == "sgd":
+            return torch.optim.SGD(groups, lr=opt_cfg.lr, momentum=opt_cfg.momentum,
+                                   nesterov=opt_cfg.nesterov, weight_decay=opt_cfg.weight_decay)
+        cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[opt_cfg.name]
+        # the fused kernel: same update, ~5x faster than the per-tensor loop on CPU (MiniLM: 0.12 -> 0.024 s)
+        params = [p for g in groups for p in g["params"]]
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+        return cls(groups, lr=opt_cfg.lr, betas=tuple(opt_cfg.betas), eps=opt_cfg.eps,
+                   weight_decay=opt_cfg.weight_decay, fused=fused)
+    return build
+
+
+def seeded_generator(seed: int, stream: str) -> torch.Generator:
+    """Independent CPU random streams per (seed, purpose), the same on every device."""
+    offset = {"data": 0, "tricks": 7919}[stream]
+    return torch.Generator().manual_seed(1_000_003 * seed + offset)
+
+
+def build_training(job: Job, device: torch.device, data_root: Path) -> TrainingSetup:
+    """Everything the loop needs for one job, built from the resolved config."""
+    cfg = job.config
+    data_gen = seeded_generator(job.seed, "data")
+    task = TASKS[cfg.task](cfg, job.seed, device, data_root, data_gen)
+    channels_last = task.channels_last_default if cfg.channels_last is None else cfg.channels_last
+    loop_cfg = LoopConfig(epochs=cfg.epochs, steps_per_epoch=task.steps_per_epoch,
+                          precision=cfg.precision, channels_last=channels_last,
+                          eval_every=cfg.eval_every)
+    schedule = cfg.schedule.model_dump()
+    lr_at = build_schedule(schedule, cfg.optimizer.lr, loop_cfg.total_steps, task.steps_per_epoch,
+                           cfg.batch_size)
+    tricks = [TRICKS[t["name"]](**{k: v for k, v in t.items() if k != "name"})
+              for t in (tc.model_dump() for tc in cfg.tricks)]
+    ctx = LoopContext(model=task.model, total_steps=loop_cfg.total_steps,
+                      steps_per_epoch=task.steps_per_epoch, num_classes=task.num_classes,
+                      generator=seeded_generator(job.seed, "tricks"), device=device, schedule=schedule,
+                      layer_groups=task.layer_groups)
+    return TrainingSetup(task, loop_cfg, lr_at, tricks, ctx, data_gen)

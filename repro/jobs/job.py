@@ -1,0 +1,53 @@
+"""A job is (spec, profile, arm, seed) with its resolved run config; where its record and checkpoint live.
+
+A finished job (record with status ok/diverged and the same config hash) is skipped on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from repro.spec import RunConfig, config_hash
+
+FINISHED = ("ok", "diverged")
+
+
+@dataclass(frozen=True)
+class Job:
+    spec_id: str
+    profile: str
+    arm: str
+    seed: int
+    config: RunConfig
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec_id}/{self.profile}/{self.arm}/seed{self.seed}"
+
+
+def record_path(results_dir: Path, job: Job) -> Path:
+    return Path(results_dir) / "runs" / job.spec_id / job.profile / job.arm / f"seed{job.seed}.json"
+
+
+def checkpoint_path(cache_dir: Path, job: Job, chash: str) -> Path:
+    return Path(cache_dir) / "checkpoints" / job.spec_id / job.profile / job.arm / \
+        f"seed{job.seed}-{chash[:12]}.pt"
+
+
+def is_finished(results_dir: Path, job: Job) -> bool:
+    path = record_path(results_dir, job)
+    if not path.exists():
+        return False
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return False
+    return record.get("status") in FINISHED and record.get("config_hash") == config_hash(job.config)
+
+
+def pending(jobs: list[Job], results_dir: Path) -> tuple[list[Job], list[Job]]:
+    """Split jobs into (to run, already finished with the same config)."""
+    done = [j for j in jobs if is_finished(results_dir, j)]
+    return [j for j in jobs if j not in done], done

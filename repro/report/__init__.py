@@ -1,0 +1,9 @@
+"""The report layer: run records -> verdicts, tables, plots, Markdown and HTML.
+
+records.py  records of a profile (the Record schema) and claims judged on them
+format.py   numbers, labels, Markdown / HTML from one list of blocks
+plots.py    the one plotting style (matplotlib Figure, never pyplot)
+render.py   the report document
+views/      one file per report view
+schedule_plot.py  `repro plot-schedule`
+"""

@@ -1,0 +1,157 @@
+"""PNG figures for the report: learning curves with seed bands, LR schedules, per-claim intervals.
+
+Built on `matplotlib.figure.Figure` directly (Agg canvas, no pyplot global state), small (dpi 100),
+and written atomically. Each function takes plain data and returns the path it wrote.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from repro.files import write_atomic
+from repro.stats import Verdict, mean_interval
+
+DPI = 100
+CURVE_METRICS = ("train_loss", "test_error", "test_nll", "test_ece", "bleu", "chrf", "valid_ppl")
+LINESTYLES = ("-", "--", ":", "-.")  # arms that coincide (same schedule) stay visible
+
+
+def arm_colours(arms: list[str]) -> dict[str, str]:
+    """One stable colour per arm (matplotlib's default cycle)."""
+    return {arm: f"C{i % 10}" for i, arm in enumerate(arms)}
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
+
+
+def _curve_frame(curves: list[dict], metric: str) -> pd.DataFrame:
+    """Long table (epoch, seed index, value) of one metric over several runs."""
+    parts = [pd.DataFrame({"epoch": c["epoch"], "value": c[metric], "run": i})
+             for i, c in enumerate(curves)
+             if metric in c and "epoch" in c and len(c[metric]) == len(c["epoch"])]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["epoch", "value", "run"])
+
+
+def learning_curves(curves_by_arm: Mapping[str, list[dict]], colours: Mapping[str, str], path: Path,
+                    metrics: tuple[str, ...] = CURVE_METRICS) -> Path | None:
+    """Metric vs epoch per arm: mean over seeds as a line, min-max over seeds as a band."""
+    present = [m for m in metrics if any(m in c for cs in curves_by_arm.values() for c in cs)]
+    if not present:
+        return None
+    fig = Figure(figsize=(3.0 * len(present), 2.8))
+    for ax, metric in zip(fig.subplots(1, len(present), squeeze=False)[0], present, strict=True):
+        for i, (arm, curves) in enumerate(curves_by_arm.items()):
+            frame = _curve_frame(curves, metric)
+            if frame.empty:
+                continue
+            g = frame.astype({"value": float}).groupby("epoch")["value"].agg(["mean", "min", "max"])
+            ax.plot(g.index, g["mean"], color=colours.get(arm), ls=LINESTYLES[i % len(LINESTYLES)],
+                    label=f"{arm} (n={len(curves)})", lw=1.3)
+            ax.fill_between(g.index, g["min"], g["max"], color=colours.get(arm), alpha=0.2, lw=0)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric, fontsize=9)
+        ax.tick_params(labelsize=7)
+    max(fig.axes, key=lambda ax: len(ax.get_lines())).legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def lr_schedules(traces: Mapping[str, dict], colours: Mapping[str, str], path: Path) -> Path | None:
+    """Learning rate vs optimizer step, one line per arm (all param groups when lr is per group)."""
+    traces = {a: t for a, t in traces.items() if t and len(t.get("step", [])) and len(t.get("lr", []))}
+    if not traces:
+        return None
+    fig = Figure(figsize=(5.0, 2.8))
+    ax = fig.subplots()
+    for i, (arm, trace) in enumerate(traces.items()):
+        lr = np.asarray(trace["lr"], dtype=float)
+        lr = lr.reshape(len(lr), -1)
+        for g in range(lr.shape[1]):
+            ax.plot(trace["step"], lr[:, g], color=colours.get(arm), ls=LINESTYLES[i % len(LINESTYLES)],
+                    lw=1.2, label=arm if g == 0 else None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def claim_plot(v: Verdict, treatment: Mapping[int, float], baseline: Mapping[int, float],
+               colours: Mapping[str, str], path: Path) -> Path | None:
+    """Left: per-seed values of both arms (same seed joined), mean with a 95% bootstrap interval.
+    Right: the estimate (difference or ratio) with its interval against the bound it must clear."""
+    if not treatment and not baseline:
+        return None
+    fig = Figure(figsize=(6.4, 2.8))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+    sides = [(v.baseline, baseline), (v.treatment, treatment)]
+    for x, (name, vals) in enumerate(sides):
+        ys = [y for y in vals.values() if math.isfinite(y)]
+        colour = colours.get(name, colours.get(name.split("/")[0]))
+        left.scatter([x] * len(ys), ys, color=colour, s=14, alpha=0.7)
+        if ys:
+            lo, hi = mean_interval(ys)
+            mean = float(np.mean(ys))
+            err = [[mean - lo], [hi - mean]] if math.isfinite(lo) else None
+            left.errorbar([x + 0.15], [mean], yerr=err, fmt="D", color=colour, capsize=4, ms=5)
+    for seed in set(treatment) & set(baseline):
+        left.plot([0, 1], [baseline[seed], treatment[seed]], color="0.6", lw=0.6, zorder=0)
+    left.set_xticks([0, 1], [s[0] for s in sides], fontsize=7)
+    left.set_xlim(-0.5, 1.6)
+    left.set_ylabel(v.metric, fontsize=8)
+    left.tick_params(labelsize=7)
+    _estimate_panel(right, v)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _estimate_panel(ax, v: Verdict) -> None:
+    label = "ratio T/B" if v.kind == "ratio" else "T - B"
+    ax.axvline(v.bound, color="0.3", ls="--", lw=1)
+    if math.isfinite(v.estimate):
+        err = [[v.estimate - v.lo], [v.hi - v.estimate]] if math.isfinite(v.lo) else None
+        ax.errorbar([v.estimate], [0], xerr=err, fmt="o", color="k", capsize=5)
+    ax.set_yticks([])
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.set_xlabel(f"{label} ({v.metric}); dashed: {v.bound:g}", fontsize=8)
+    ax.set_title(f"{v.claim_id}: {v.verdict}", fontsize=9)
+    ax.tick_params(labelsize=7)
+
+
+def speedup_pareto(table: pd.DataFrame, metric: str, path: Path) -> Path | None:
+    """`metric` against measured training speedup, one line per model (points sorted by speedup, x error
+    bars: 95% interval); hollow markers on a dotted line: the same arms at their FLOP-estimated speedup."""
+    table = table[np.isfinite(table["speedup"].astype(float))]
+    if table.empty:
+        return None
+    fig = Figure(figsize=(6.0, 3.6))
+    ax = fig.subplots()
+    for i, (model, rows) in enumerate(table.groupby("model", sort=False)):
+        rows = rows.sort_values("speedup")
+        colour = f"C{i % 10}"
+        lo = (rows["speedup"] - rows["speedup_lo"]).clip(lower=0).fillna(0)
+        hi = (rows["speedup_hi"] - rows["speedup"]).clip(lower=0).fillna(0)
+        ax.errorbar(rows["speedup"], rows[metric], xerr=[lo, hi], color=colour, marker="o", ms=4,
+                    capsize=2, lw=1.2, label=f"{model}: measured")
+        est = rows.sort_values("flop_speedup")
+        ax.plot(est["flop_speedup"], est[metric], color=colour, ls=":", marker="o", mfc="none", ms=4,
+                lw=1, label=f"{model}: FLOP estimate")
+        for _, r in rows.iterrows():
+            ax.annotate(r["arm"], (r["speedup"], r[metric]), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.axvline(1.0, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel("training speedup vs the model's baseline (×)", fontsize=8)
+    ax.set_ylabel(metric, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,1 @@
+"""Report views beyond the claims, one file each."""

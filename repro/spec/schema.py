@@ -1,0 +1,197 @@
+"""The typed spec: pydantic models of a spec file and of one arm's resolved run config (RunConfig).
+
+Loading, merging and the cross-field checks are repro/spec/load.py; registry arguments repro/spec/checks.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
+
+from repro.spec.checks import Problem
+from repro.spec.problems import SpecError, format_problem
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+Slug = Annotated[str, _matching(r"[a-z0-9][a-z0-9_-]*", "a slug: lowercase letters, digits, '-' and '_'")]
+# `test_error@1`: the metric's value after epoch 1 (from the run's curves) instead of at the end
+Metric = Annotated[str, _matching(r"[a-z_][a-z0-9_]*(@[1-9][0-9]*)?",
+                                  "a metric name like test_error, bleu, throughput or test_error@1")]
+Task = Literal["image-classification", "translation", "text-classification"]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class _Named(BaseModel):
+    """A `{name: ..., **kwargs}` section; the kwargs are checked against the named registry entry."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    name: str
+
+
+class ModelConfig(_Named):
+    pass
+
+
+class DataConfig(_Named):
+    subset: Annotated[int, Field(ge=1)] | None = None
+    augment: list[str] = Field(default_factory=list)
+
+
+class ScheduleConfig(_Named):
+    name: str = "constant"
+
+
+class TrickConfig(_Named):
+    pass
+
+
+class OptimizerConfig(_Strict):
+    name: Literal["sgd", "adam", "adamw"]
+    lr: float = Field(gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[Fraction, Fraction] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+
+
+class EnsembleConfig(_Strict):
+    """`ensemble: {members: M}`: the job trains M independent copies of the run (member k with seed
+    repro.jobs.ensemble.member_seed(seed, k); member 0 is the plain run) and predicts with the mean of their
+    softmax outputs (Lakshminarayanan et al. 2017, arXiv 1612.01474). `epochs` is per member."""
+
+    members: int = Field(ge=1)
+
+
+class RunConfig(_Strict):
+    """Everything one (arm, profile) run needs, after merging; `task` comes from the spec's top level."""
+
+    task: Task
+    model: ModelConfig
+    data: DataConfig
+    optimizer: OptimizerConfig
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    tricks: list[TrickConfig] = Field(default_factory=list)
+    batch_size: int = Field(ge=1)
+    epochs: int = Field(ge=1)
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
+    channels_last: bool | None = None  # None = auto: on for convnets
+    eval_every: int = Field(1, ge=1)  # epochs between evaluations
+    ensemble: EnsembleConfig | None = None
+    sync_batchnorm: bool = False      # data-parallel runs: BatchNorm statistics over all ranks (CUDA)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_options(self, handler):
+        """Leave options at their default out of dumps, so configs written before them keep their hash."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in (("ensemble", None), ("sync_batchnorm", False)):
+                if key in data and data[key] == default:
+                    data.pop(key)
+        return data
+
+
+class Paper(_Strict):
+    title: str
+    venue: str
+    arxiv: str
+
+
+class Published(BaseModel):
+    """Published numbers keyed by arm (or any label), plus where they come from."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    source: str | None = None
+    __pydantic_extra__: dict[str, float] = Field(init=False)
+
+
+class Claim(_Strict):
+    id: Slug
+    text: str
+    metric: Metric
+    treatment: str  # "arm" or "arm/predictor", predictor = name of a trick of that arm
+    baseline: str
+    better: Literal["lower", "higher"]
+    kind: Literal["superiority", "noninferiority", "ratio"] = "superiority"
+    margin: float | None = Field(None, ge=0)  # noninferiority only, in metric units
+    threshold: float = Field(1.0, gt=0)  # ratio claims: the claimed bound on treatment / baseline
+    published: Published = Field(default_factory=Published)
+    # the effect worth detecting, in metric units (a ratio for ratio claims), when the published numbers
+    # do not define one; seed power is also computed at it (repro/stats.py)
+    effect_of_interest: float | None = None
+
+
+class LrFinderConfig(_Strict):
+    """`lr_finder:` (spec level, repro/lr_search.py): before a profile's jobs, run the LR range test once on
+    arm `arm` (seed 0) and train every arm with lr = the suggestion x scale.get(arm, 1) instead of its
+    optimizer.lr; cached with its plot in results/<profile>/<spec>/lr_finder.{json,png}."""
+
+    arm: Slug
+    suggestion: Literal["steepest", "min_over_10"] = "steepest"
+    start_lr: float = Field(1e-7, gt=0)
+    end_lr: float = Field(10.0, gt=0)
+    num_steps: int = Field(100, ge=2)
+    skip_start: int = Field(10, ge=0)   # points left out of the suggestion at each end (fastai v1: 10, 5)
+    skip_end: int = Field(5, ge=0)
+    scale: dict[Slug, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+
+
+class Profile(_Strict):
+    seeds: int = Field(ge=1)
+    base: dict[str, Any] = Field(default_factory=dict)
+    arms: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class PaperTable(_Strict):
+    """`paper_table:` the paper's table that this spec and its siblings (same arXiv id) reproduce
+    together; the report prints it once, every arm x every sibling spec, the published rows beside."""
+
+    title: str
+    metric: Metric = "test_error"
+    columns: list[str] = Field(min_length=1)            # the paper's datasets
+    published: dict[Slug, list[float]] = Field(default_factory=dict)   # arm -> one value per column
+    source: str
+
+
+class Spec(_Strict):
+    id: Slug
+    paper: Paper
+    task: Task
+    base: dict[str, Any]
+    arms: dict[Slug, dict[str, Any]] = Field(min_length=1)
+    claims: list[Claim] = Field(min_length=1)
+    profiles: dict[Slug, Profile]
+    plots: list[Literal["speedup"]] = Field(default_factory=list)  # extra report figures (repro/extras.py)
+    lr_finder: LrFinderConfig | None = None
+    paper_table: PaperTable | None = None
+    _path: str = PrivateAttr("")
+    _configs: dict[str, dict[str, RunConfig]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def profile(self, name: str) -> Profile:
+        if name not in self.profiles:
+            allowed = f"unknown profile; allowed: {', '.join(self.profiles)}"
+            raise SpecError(format_problem(self._path, Problem("profile", name, allowed)))
+        return self.profiles[name]
+
+    def seeds(self, profile: str) -> int:
+        return self.profile(profile).seeds
+
+

@@ -1,0 +1,1 @@
+"""Image classification: datasets, models and the task plugin."""
