@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from repro.errors import UserError
+from repro.errors import UserError, missing_extra
 from repro.translation.corpus import stable_hash
 
 CACHE_SUBDIR = "textcls"             # under the data root
@@ -101,7 +101,10 @@ def decode_lazyload_record(record: bytes, compressed: int) -> bytes:
 
 
 def _convert(serialized: bytes):
-    import rdata
+    try:
+        import rdata
+    except ImportError:
+        raise missing_extra("textcls", "rdata (the reader of R data files)") from None
 
     with warnings.catch_warnings():   # rdata warns that a bare serialization has no file magic
         warnings.simplefilter("ignore", UserWarning)
