@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from repro.errors import UserError
+from repro.legacy_ids import renamed
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 
@@ -23,6 +24,8 @@ def spec_paths(names: list[str], all_specs: bool) -> list[Path]:
         path = Path(name)
         if not path.exists():
             path = SPEC_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
+        if not path.exists() and (new := renamed(name)):
+            path = SPEC_DIR / f"{new}.yaml"
         if not path.exists():
             known = ", ".join(p.stem for p in sorted(SPEC_DIR.glob("*.yaml")))
             raise UserError(f"spec {name!r} not found; give a path or one of: {known}")
@@ -46,23 +49,28 @@ def parse_seeds(text: str | None) -> list[int] | None:
     return seeds
 
 
-def plan(paths: list[Path], profile: str, arms: list[str] | None, seeds: list[int] | None):
+def plan(paths: list[Path], profile: str, arms: list[str] | None, seeds: list[int] | None,
+         sets: list[str] | None = None):
+    from repro.overrides import parse_overrides, seeds_count
     from repro.runner import Job
     from repro.spec import load_spec, resolve
 
+    overrides = parse_overrides(sets)
+    texts = tuple(o.text for o in overrides)
     specs, jobs = {}, []
     for path in paths:
         spec = load_spec(path)
         specs[spec.id] = spec
-        configs = resolve(spec, profile)
+        configs = resolve(spec, profile, overrides)
         unknown = sorted(set(arms or []) - set(configs))
         if unknown:
             raise UserError(f"{path}: --arms {','.join(unknown)}: no such arm; arms are "
                             f"{', '.join(configs)}")
         # seed-major: the arms of one seed run next to each other, so drift of a noisy machine
         # hits every arm alike and wall-clock comparisons stay paired
-        for seed in seeds if seeds is not None else range(spec.seeds(profile)):
-            jobs.extend(Job(spec.id, profile, arm, seed, cfg) for arm, cfg in configs.items()
+        n_seeds = seeds_count(overrides) or spec.seeds(profile)
+        for seed in seeds if seeds is not None else range(n_seeds):
+            jobs.extend(Job(spec.id, profile, arm, seed, cfg, texts) for arm, cfg in configs.items()
                         if not arms or arm in arms)
     return specs, jobs
 
@@ -106,7 +114,9 @@ def _run(args) -> None:
         from repro.ray_executor import import_ray
         import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
-                       parse_seeds(args.seeds))
+                       parse_seeds(args.seeds), args.set)
+    from repro.needs import check_extras
+    check_extras(j.config for j in jobs)   # a missing extra stops here, before anything trains
     if args.dry_run:
         return _dry_run(specs, jobs, args)
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
@@ -150,17 +160,58 @@ def _split(text: str | None) -> list[str] | None:
     return [a for a in text.split(",") if a] if text else None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="specs with their arms, claims and profiles").set_defaults(func=cmd_list)
+def package_version() -> str:
+    """The installed distribution's version; the package's own __version__ when run from a checkout."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    run = sub.add_parser("run", help="train every (arm, seed) job of the specs, then write the report")
+    try:
+        return version("tricks-repro")
+    except PackageNotFoundError:
+        from repro import __version__
+        return __version__
+
+
+def _examples(*lines: str) -> dict:
+    """parser keyword arguments: an 'examples:' epilog kept as written."""
+    return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+EXAMPLES = {
+    "repro": ("repro list", "repro run label_smoothing --profile smoke",
+              "repro run mixup --profile cpu --jobs 2 --set epochs=1",
+              "repro report --profile cpu"),
+    "list": ("repro list",),
+    "run": ("repro run label_smoothing --profile smoke",
+            "repro run label_smoothing --arms hard --seeds 0-2 --set epochs=1 --set optimizer.lr=0.05",
+            "repro run mixup --set arms.mixup.tricks='[{name: mixup, alpha: 0.2}]' --set seeds=10",
+            "repro run --all --profile paper --dry-run --device cuda"),
+    "report": ("repro report --profile cpu", "repro report --profile smoke --results-dir /tmp/results"),
+    "plot-schedule": ("repro plot-schedule opennmt --out noam.png",),
+    "bench": ("repro bench amp --quick --models tiny", "repro bench save-baseline --device cuda",
+              "repro bench compare --device cuda"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0],
+                                     **_examples(*EXAMPLES["repro"]))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="specs with their arms, claims and profiles",
+                   **_examples(*EXAMPLES["list"])).set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="train every (arm, seed) job of the specs, then write the report",
+                         **_examples(*EXAMPLES["run"]))
     run.add_argument("specs", nargs="*", help="spec files or names in repro/specs")
     run.add_argument("--all", action="store_true", help="every spec in repro/specs")
     run.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
     run.add_argument("--arms", help="comma-separated arms to run (default: all)")
     run.add_argument("--seeds", help="seeds to run, e.g. 0,1,2 or 0-4 (default: the profile's count)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="change every job's resolved config (repeatable): epochs=1, optimizer.lr=0.05, "
+                          "seeds=10, arms.NAME.epochs=2, 'model={name: plain_convnet}' (a YAML mapping "
+                          "replaces the node); validated like the spec, part of the config hash")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     run.add_argument("--jobs", type=int, default=1, help="jobs at once (one per GPU on GPUs)")
     run.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -173,18 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     _dirs(run)
     run.set_defaults(func=cmd_run)
 
-    report = sub.add_parser("report", help="write results/<profile>/report.md from the run records")
+    report = sub.add_parser("report", help="write results/<profile>/report.md from the run records",
+                            **_examples(*EXAMPLES["report"]))
     report.add_argument("--profile", default="cpu")
     _dirs(report)
     report.set_defaults(func=lambda a: _report(a.results_dir, a.profile))
 
     from repro import schedule_plot
-    plot = sub.add_parser("plot-schedule", help="draw learning-rate schedules (e.g. OpenNMT's Noam)")
+    plot = sub.add_parser("plot-schedule", help="draw learning-rate schedules (e.g. OpenNMT's Noam)",
+                          **_examples(*EXAMPLES["plot-schedule"]))
     schedule_plot.add_arguments(plot)
     plot.set_defaults(func=schedule_plot.run)
 
     from repro import bench
-    bench_parser = sub.add_parser("bench", help="speed: AMP throughput, baselines, regression check")
+    bench_parser = sub.add_parser("bench", help="speed: AMP throughput, baselines, regression check",
+                                  **_examples(*EXAMPLES["bench"]))
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(func=bench.run)
     return parser

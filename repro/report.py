@@ -21,13 +21,14 @@ from typing import Any
 import pandas as pd
 
 from repro import extras, plots
+from repro.legacy_ids import current_id
 from repro.stats import NO_DATA, Verdict, get_field, judge
 
 RECORD_NAME = re.compile(r"^seed(\d+)\.json$")
 METRICS = ("test_error", "test_nll", "test_ece")
 RECORD_FIELDS = ("throughput", "wall_time_s", "train_time_s", "steps")
 COLUMNS = ["spec", "profile", "arm", "seed", "status", "reason", "git_commit", "hardware", "config",
-           "curves", "lr_trace", "final", "extra", "examples", *RECORD_FIELDS, "path"]
+           "curves", "lr_trace", "final", "extra", "examples", "overrides", *RECORD_FIELDS, "path"]
 
 
 def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
@@ -43,12 +44,14 @@ def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
             warnings.warn(f"skipping unreadable record {path}: {e}", stacklevel=2)
             continue
         row = {c: rec.get(c) for c in COLUMNS}
-        row.update(spec=rec.get("spec", path.parts[-4]), profile=profile, arm=rec.get("arm", path.parts[-2]),
+        row.update(spec=current_id(rec.get("spec", path.parts[-4])), profile=profile, arm=rec.get("arm", path.parts[-2]),
                    seed=int(rec.get("seed", match.group(1))), status=rec.get("status", "failed"), path=path)
         for key in ("final", "extra", "curves", "lr_trace", "config", "hardware"):
             row[key] = row[key] or {}
         rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    # a job rerun under the spec's new id (repro/legacy_ids.py) replaces its record under the old one
+    return frame.drop_duplicates(["spec", "arm", "seed"], keep="last").reset_index(drop=True)
 
 
 def _value(row: Mapping, key: str) -> float | None:
@@ -153,7 +156,8 @@ def scale(records: pd.DataFrame, profile: str) -> str:
         return profile
     parts = [(_data_text, ""), (extras.model_label, ""), (lambda cfg: str(cfg.get("epochs", "?")), " ep")]
     texts = [" / ".join(dict.fromkeys(fn(c) for c in records["config"])) + unit for fn, unit in parts]
-    return f"{profile}: " + ", ".join(texts)
+    sets = dict.fromkeys(s for o in records["overrides"] if isinstance(o, list) for s in o)   # --set
+    return f"{profile}: " + ", ".join(texts) + "".join(f", --set {s}" for s in sets)
 
 
 def _data_text(cfg: dict) -> str:

@@ -32,6 +32,7 @@ class Job:
     arm: str
     seed: int
     config: object            # repro.spec.RunConfig
+    overrides: tuple[str, ...] = ()   # the --set KEY=VALUE texts already applied to config
 
     @property
     def name(self) -> str:
@@ -158,7 +159,7 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     record = {"spec": job.spec_id, "profile": job.profile, "arm": job.arm, "seed": job.seed,
               "config": job.config.model_dump(mode="json"), "config_hash": chash,
               "git_commit": git_commit(), "hardware": fingerprint(device),
-              "world_size": distributed.world()[1]}
+              "world_size": distributed.world()[1], "overrides": list(job.overrides)}
     ckpt = Checkpointer(checkpoint_path(cache_dir, job, chash), writer=is_rank0())
     start = time.perf_counter()
     try:

@@ -221,9 +221,13 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(_format(str(path), p)) from None
 
 
-def resolve(spec: Spec, profile: str) -> dict[str, RunConfig]:
-    """arm -> fully merged, validated RunConfig under `profile` (a fresh copy each call)."""
+def resolve(spec: Spec, profile: str, overrides: list | None = None) -> dict[str, RunConfig]:
+    """arm -> fully merged, validated RunConfig under `profile` (a fresh copy each call); `overrides`
+    (repro.overrides.Override, from --set) are applied after the merge and validated the same way."""
     spec.profile(profile)
+    if overrides:
+        from repro.overrides import resolve_overridden
+        return resolve_overridden(spec, profile, overrides)
     return {arm: cfg.model_copy(deep=True) for arm, cfg in spec._configs[profile].items()}
 
 
@@ -253,6 +257,8 @@ def _load(path: Path, name: str) -> Spec:
     _check_profile_keys(data.get("profiles"))
     spec = validate(Spec, data)
     spec._path = name
+    if spec.id != path.stem:      # one name per spec: CLI, results folders and report anchors use it
+        raise Problem("id", spec.id, f"must equal the file name {path.stem!r} (the file name is the spec's id)")
     _check_spec(spec)
     for profile in spec.profiles:
         spec._configs[profile] = {arm: _run_config(spec, profile, arm) for arm in spec.arms}
@@ -379,7 +385,7 @@ def _check_predictors(spec: Spec) -> None:
 # ---------------------------------------------------------------- merging and resolving
 
 
-def _run_config(spec: Spec, profile: str, arm: str) -> RunConfig:
+def _run_config(spec: Spec, profile: str, arm: str, edit=None) -> RunConfig:
     layers = [
         (("base",), spec.base),
         (("profiles", profile, "base"), spec.profiles[profile].base),
@@ -387,6 +393,8 @@ def _run_config(spec: Spec, profile: str, arm: str) -> RunConfig:
         (("profiles", profile, "arms", arm), spec.profiles[profile].arms.get(arm, {})),
     ]
     merged, origin = _merge(layers)
+    if edit is not None:      # --set overrides (repro/overrides.py): edit(merged, origin) in place
+        edit(merged, origin)
     try:
         if "task" in merged:
             raise Problem(("task",), merged["task"], "the task is set once, at the top level of the spec")
