@@ -45,7 +45,7 @@ def test_dry_run_checks_a_paper_profile_offline_and_writes_nothing(tmp_path, cap
                  "--seeds", "0-2", *dirs]) == 0
     out = capsys.readouterr().out
     # CIFAR-100 is not here: synthetic images of its shape; He et al.'s 164 epochs x 390 steps
-    rows = [line for line in out.splitlines() if line.startswith("| label-smoothing")]
+    rows = [line for line in out.splitlines() if line.startswith("| label_smoothing")]
     assert len(rows) == 2
     assert all("synthetic 3x32x32" in r and re.search(r"\|\s+63960\s+\|", r) and re.search(r"\|\s+ok\s+\|", r)
                for r in rows)
