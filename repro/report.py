@@ -44,7 +44,8 @@ def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
             warnings.warn(f"skipping unreadable record {path}: {e}", stacklevel=2)
             continue
         row = {c: rec.get(c) for c in COLUMNS}
-        row.update(spec=current_id(rec.get("spec", path.parts[-4])), profile=profile, arm=rec.get("arm", path.parts[-2]),
+        row.update(spec=current_id(rec.get("spec", path.parts[-4])), profile=profile,
+                   arm=rec.get("arm", path.parts[-2]),
                    seed=int(rec.get("seed", match.group(1))), status=rec.get("status", "failed"), path=path)
         for key in ("final", "extra", "curves", "lr_trace", "config", "hardware"):
             row[key] = row[key] or {}

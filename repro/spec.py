@@ -258,7 +258,7 @@ def _load(path: Path, name: str) -> Spec:
     spec = validate(Spec, data)
     spec._path = name
     if spec.id != path.stem:      # one name per spec: CLI, results folders and report anchors use it
-        raise Problem("id", spec.id, f"must equal the file name {path.stem!r} (the file name is the spec's id)")
+        raise Problem("id", spec.id, f"must equal the file name {path.stem!r} (the file name is the id)")
     _check_spec(spec)
     for profile in spec.profiles:
         spec._configs[profile] = {arm: _run_config(spec, profile, arm) for arm in spec.arms}

@@ -1,7 +1,6 @@
 """Packaging: the licence, the extras, and the one-line stop when a spec's extra is missing."""
 
 import sys
-
 from pathlib import Path
 
 import pytest

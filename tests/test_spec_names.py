@@ -30,7 +30,8 @@ def test_old_names_resolve_to_the_new_files_with_a_one_line_note(tmp_path, capsy
     # an unknown arm stops after the spec was found: the old name found the new file
     assert main(["run", "label-smoothing", "--arms", "nope", *dirs]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith("note: spec name 'label-smoothing' is deprecated") and "'label_smoothing'" in err[0]
+    assert err[0].startswith("note: spec name 'label-smoothing' is deprecated")
+    assert "'label_smoothing'" in err[0]
     assert "label_smoothing.yaml" in err[1] and "no such arm" in err[1] and len(err) == 2
 
 
