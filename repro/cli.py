@@ -122,8 +122,11 @@ def _run(args) -> None:
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
-    records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs,
-                       executor=args.executor, address=args.address)
+    try:
+        records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs,
+                           executor=args.executor, address=args.address)
+    except KeyboardInterrupt:
+        raise Interrupted(len(pending(jobs, args.results_dir)[1]), len(jobs)) from None
     failed = [r for r in records if r["status"] == "failed"]
     if not args.no_report and is_rank0():
         _report(args.results_dir, args.profile, specs)
@@ -253,6 +256,14 @@ def _dirs(parser: argparse.ArgumentParser) -> None:
                         help="where downloadable datasets are kept (default: ./data)")
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `repro run`, with how many of the run's jobs have finished records."""
+
+    def __init__(self, finished: int, total: int):
+        super().__init__(finished, total)
+        self.finished, self.total = finished, total
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -260,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:   # one line, no traceback; 130 = 128 + SIGINT, as shells report it
+        where = f" after {err.finished} of {err.total} jobs" if isinstance(err, Interrupted) else ""
+        print(f"\ninterrupted{where}; run the same command again to resume", file=sys.stderr)
+        return 130
     return 0
 
 
