@@ -257,12 +257,12 @@ def _load(path: Path, name: str) -> Spec:
     _check_profile_keys(data.get("profiles"))
     spec = validate(Spec, data)
     spec._path = name
-    if spec.id != path.stem:      # one name per spec: CLI, results folders and report anchors use it
-        raise Problem("id", spec.id, f"must equal the file name {path.stem!r} (the file name is the id)")
     _check_spec(spec)
     for profile in spec.profiles:
         spec._configs[profile] = {arm: _run_config(spec, profile, arm) for arm in spec.arms}
     _check_predictors(spec)
+    if spec.id != path.stem:      # one name per spec: CLI, results folders and report anchors use it
+        raise Problem("id", spec.id, f"must equal the file name {path.stem!r} (the file name is the id)")
     return spec
 
 
