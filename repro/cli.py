@@ -18,6 +18,7 @@ from repro.hardware import pick_device
 from repro.jobs.dry_run import dry_run, plan_markdown
 from repro.jobs.job import pending
 from repro.jobs.lr_search import apply_lr_finder
+from repro.jobs.needs import check_extras
 from repro.jobs.plan import plan
 from repro.jobs.run import is_rank0
 from repro.report import schedule_plot
@@ -70,14 +71,18 @@ def _run(args) -> None:
     if args.executor == "ray":
         import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
-                       parse_seeds(args.seeds))
+                       parse_seeds(args.seeds), args.set)
+    check_extras(j.config for j in jobs)   # a missing extra stops here, before anything trains
     if args.dry_run:
         return _dry_run(specs, jobs, args)
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
-    records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs,
-                       executor=args.executor, address=args.address)
+    try:
+        records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs,
+                           executor=args.executor, address=args.address)
+    except KeyboardInterrupt:
+        raise Interrupted(len(pending(jobs, args.results_dir)[1]), len(jobs)) from None
     failed = [r for r in records if r["status"] == "failed"]
     if not args.no_report and is_rank0():
         _report(args.results_dir, args.profile, specs)
@@ -108,17 +113,58 @@ def _split(text: str | None) -> list[str] | None:
     return [a for a in text.split(",") if a] if text else None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="specs with their arms, claims and profiles").set_defaults(func=cmd_list)
+def package_version() -> str:
+    """The installed distribution's version; the package's own __version__ when run from a checkout."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    run = sub.add_parser("run", help="train every (arm, seed) job of the specs, then write the report")
+    try:
+        return version("tricks-repro")
+    except PackageNotFoundError:
+        from repro import __version__
+        return __version__
+
+
+def _examples(*lines: str) -> dict:
+    """parser keyword arguments: an 'examples:' epilog kept as written."""
+    return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+EXAMPLES = {
+    "repro": ("repro list", "repro run label_smoothing --profile smoke",
+              "repro run mixup --profile cpu --jobs 2 --set epochs=1",
+              "repro report --profile cpu"),
+    "list": ("repro list",),
+    "run": ("repro run label_smoothing --profile smoke",
+            "repro run label_smoothing --arms hard --seeds 0-2 --set epochs=1 --set optimizer.lr=0.05",
+            "repro run mixup --set arms.mixup.tricks='[{name: mixup, alpha: 0.2}]' --set seeds=10",
+            "repro run --all --profile paper --dry-run --device cuda"),
+    "report": ("repro report --profile cpu", "repro report --profile smoke --results-dir /tmp/results"),
+    "plot-schedule": ("repro plot-schedule opennmt --out noam.png",),
+    "bench": ("repro bench amp --quick --models tiny", "repro bench save-baseline --device cuda",
+              "repro bench compare --device cuda"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repro", description=__doc__.splitlines()[0],
+                                     **_examples(*EXAMPLES["repro"]))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="specs with their arms, claims and profiles",
+                   **_examples(*EXAMPLES["list"])).set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="train every (arm, seed) job of the specs, then write the report",
+                         **_examples(*EXAMPLES["run"]))
     run.add_argument("specs", nargs="*", help="spec files or names in repro/specs")
     run.add_argument("--all", action="store_true", help="every spec in repro/specs")
     run.add_argument("--profile", default="cpu", help="smoke | cpu | paper (default: cpu)")
     run.add_argument("--arms", help="comma-separated arms to run (default: all)")
     run.add_argument("--seeds", help="seeds to run, e.g. 0,1,2 or 0-4 (default: the profile's count)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="change every job's resolved config (repeatable): epochs=1, optimizer.lr=0.05, "
+                          "seeds=10, arms.NAME.epochs=2, 'model={name: plain_convnet}' (a YAML mapping "
+                          "replaces the node); validated like the spec, part of the config hash")
     run.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     run.add_argument("--jobs", type=int, default=1, help="jobs at once (one per GPU on GPUs)")
     run.add_argument("--executor", choices=EXECUTORS, default="local",
@@ -131,16 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     _dirs(run)
     run.set_defaults(func=cmd_run)
 
-    report = sub.add_parser("report", help="write results/<profile>/report.md from the run records")
+    report = sub.add_parser("report", help="write results/<profile>/report.md from the run records",
+                            **_examples(*EXAMPLES["report"]))
     report.add_argument("--profile", default="cpu")
     _dirs(report)
     report.set_defaults(func=lambda a: _report(a.results_dir, a.profile))
 
-    plot = sub.add_parser("plot-schedule", help="draw learning-rate schedules (e.g. OpenNMT's Noam)")
+    plot = sub.add_parser("plot-schedule", help="draw learning-rate schedules (e.g. OpenNMT's Noam)",
+                          **_examples(*EXAMPLES["plot-schedule"]))
     schedule_plot.add_arguments(plot)
     plot.set_defaults(func=schedule_plot.run)
 
-    bench_parser = sub.add_parser("bench", help="speed: AMP throughput, baselines, regression check")
+    bench_parser = sub.add_parser("bench", help="speed: AMP throughput, baselines, regression check",
+                                  **_examples(*EXAMPLES["bench"]))
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(func=bench.run)
     return parser
@@ -155,6 +204,14 @@ def _dirs(parser: argparse.ArgumentParser) -> None:
                         help="where downloadable datasets are kept (default: ./data)")
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `repro run`, with how many of the run's jobs have finished records."""
+
+    def __init__(self, finished: int, total: int):
+        super().__init__(finished, total)
+        self.finished, self.total = finished, total
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -162,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:   # one line, no traceback; 130 = 128 + SIGINT, as shells report it
+        where = f" after {err.finished} of {err.total} jobs" if isinstance(err, Interrupted) else ""
+        print(f"\ninterrupted{where}; run the same command again to resume", file=sys.stderr)
+        return 130
     return 0
 
 

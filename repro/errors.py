@@ -3,3 +3,9 @@
 
 class UserError(Exception):
     """Bad input (spec, data, arguments): the message is one line saying what is wrong and how to fix it."""
+
+
+def missing_extra(extra: str, package: str) -> UserError:
+    """The error for a package that only one task needs, installed with the extra `extra` (pyproject)."""
+    return UserError(f'{package} is not installed; this spec needs the {extra!r} extra: '
+                     f'pip install -e ".[{extra}]"')

@@ -40,7 +40,7 @@ MIN_PAIRS = 6
 EXACT_MAX_N = 16          # all 2^n sign patterns up to here, Monte Carlo beyond
 MC_RESAMPLES = 9_999
 TARGET_POWER = 0.8
-N_RESAMPLES = 10_000      # bootstrap resamples of the descriptive intervals (mean_interval, bootstrap_interval)
+N_RESAMPLES = 10_000      # bootstrap resamples of bootstrap_interval (descriptive only)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -30,25 +31,32 @@ def run_local(jobs: list[Job], results_dir: Path, cache_dir: Path, device: str, 
 def _run_sequential(jobs, results_dir, cache_dir, device, data_root) -> list[dict]:
     records = []
     outer = tqdm(jobs, desc="jobs", unit="job", disable=not is_rank0())
-    for job in outer:
-        outer.set_postfix_str(job.name)
-        bar = tqdm(desc=f"  {job.arm} seed {job.seed}", unit="step", leave=False, disable=not is_rank0())
+    try:
+        for job in outer:
+            outer.set_postfix_str(job.name)
+            bar = tqdm(desc=f"  {job.arm} seed {job.seed}", unit="step", leave=False, disable=not is_rank0())
 
-        def on_start(total, bar=bar):
-            bar.reset(total=total)
+            def on_start(total, bar=bar):
+                bar.reset(total=total)
 
-        def on_step(step, bar=bar):
-            bar.n = step
-            if step % 10 == 0:
-                bar.refresh()
-        records.append(run_job(job, results_dir, cache_dir, device, data_root, on_step, on_start))
-        bar.close()
-        say_status(records[-1])
+            def on_step(step, bar=bar):
+                bar.n = step
+                if step % 10 == 0:
+                    bar.refresh()
+            try:
+                records.append(run_job(job, results_dir, cache_dir, device, data_root, on_step, on_start))
+            finally:             # Ctrl-C: the bars end before the one-line message (repro.cli.main)
+                bar.close()
+            say_status(records[-1])
+    finally:
+        outer.close()
     return records
 
 
 def _init_worker(devices: mp.Queue, threads: int) -> None:
     global _worker_device
+    # Ctrl-C reaches the whole process group: the parent alone stops the run (no traceback per worker)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_device = torch.device(devices.get())
     torch.set_num_threads(threads)
 
@@ -72,7 +80,21 @@ def _run_parallel(jobs, results_dir, cache_dir, device_name, data_root, n_jobs) 
     with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(devices, threads)) as pool:
         futures = [pool.submit(_work, j, results_dir, cache_dir, data_root) for j in jobs]
-        for fut in tqdm(as_completed(futures), total=len(futures), desc="jobs", unit="job"):
-            records.append(fut.result())
-            say_status(records[-1])
+        try:
+            for fut in tqdm(as_completed(futures), total=len(futures), desc="jobs", unit="job"):
+                records.append(fut.result())
+                say_status(records[-1])
+        except KeyboardInterrupt:
+            _stop(pool)
+            raise
     return records
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the jobs not started and end the running ones now (they resume from their checkpoints)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        proc.terminate()
+    for proc in workers:
+        proc.join(timeout=10)

@@ -21,6 +21,7 @@ class Job:
     arm: str
     seed: int
     config: RunConfig
+    overrides: tuple[str, ...] = ()   # the --set KEY=VALUE texts already applied to config
 
     @property
     def name(self) -> str:

@@ -7,22 +7,27 @@ from pathlib import Path
 from repro.errors import UserError
 from repro.jobs.job import Job
 from repro.spec import Spec, load_spec, resolve
+from repro.spec.overrides import parse_overrides, resolve_overridden, seeds_count
 
 
-def plan(paths: list[Path], profile: str, arms: list[str] | None,
-         seeds: list[int] | None) -> tuple[dict[str, Spec], list[Job]]:
+def plan(paths: list[Path], profile: str, arms: list[str] | None, seeds: list[int] | None,
+         sets: list[str] | None = None) -> tuple[dict[str, Spec], list[Job]]:
+    """The jobs of `profile` for every spec; `sets` are --set KEY=VALUE texts (repro/spec/overrides.py)."""
+    overrides = parse_overrides(sets)
+    texts = tuple(o.text for o in overrides)
     specs, jobs = {}, []
     for path in paths:
         spec = load_spec(path)
         specs[spec.id] = spec
-        configs = resolve(spec, profile)
+        configs = resolve_overridden(spec, profile, overrides) if overrides else resolve(spec, profile)
         unknown = sorted(set(arms or []) - set(configs))
         if unknown:
             raise UserError(f"{path}: --arms {','.join(unknown)}: no such arm; arms are "
                             f"{', '.join(configs)}")
         # seed-major: the arms of one seed run next to each other, so drift of a noisy machine
         # hits every arm alike and wall-clock comparisons stay paired
-        for seed in seeds if seeds is not None else range(spec.seeds(profile)):
-            jobs.extend(Job(spec.id, profile, arm, seed, cfg) for arm, cfg in configs.items()
+        n_seeds = seeds_count(overrides) or spec.seeds(profile)
+        for seed in seeds if seeds is not None else range(n_seeds):
+            jobs.extend(Job(spec.id, profile, arm, seed, cfg, texts) for arm, cfg in configs.items()
                         if not arms or arm in arms)
     return specs, jobs

@@ -38,6 +38,7 @@ class Record(BaseModel):
     git_patch: str | None = None
     hardware: dict[str, Any] | None = None
     world_size: int | None = None
+    overrides: list[str] | None = None        # --set KEY=VALUE texts applied to the config
     curves: dict[str, Any] | None = None
     lr_trace: dict[str, Any] | None = None
     final: dict[str, Any] | None = None

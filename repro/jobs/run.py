@@ -32,7 +32,8 @@ def new_record(job: Job, device: torch.device) -> dict:
     record = {"schema_version": RECORD_VERSION, "spec": job.spec_id, "profile": job.profile, "arm": job.arm,
               "seed": job.seed, "config": job.config.model_dump(mode="json"),
               "config_hash": config_hash(job.config), "git_commit": git_commit(),
-              "hardware": fingerprint(device), "world_size": parallel.world()[1]}
+              "hardware": fingerprint(device), "world_size": parallel.world()[1],
+              "overrides": list(job.overrides)}
     if diff_sha:
         record.update(git_diff_sha256=diff_sha, git_patch=patch)
     return record

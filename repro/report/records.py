@@ -16,13 +16,14 @@ from typing import Any
 import pandas as pd
 
 from repro.jobs.record import read_record
+from repro.spec.legacy_ids import current_id
 from repro.stats import Verdict, get_field, judge
 
 RECORD_NAME = re.compile(r"^seed(\d+)\.json$")
 METRICS = ("test_error", "test_nll", "test_ece")
 RECORD_FIELDS = ("throughput", "wall_time_s", "train_time_s", "steps")
 COLUMNS = ["spec", "profile", "arm", "seed", "status", "reason", "git_commit", "hardware", "config",
-           "curves", "lr_trace", "final", "extra", "examples", *RECORD_FIELDS, "path"]
+           "curves", "lr_trace", "final", "extra", "examples", "overrides", *RECORD_FIELDS, "path"]
 
 
 def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
@@ -38,12 +39,15 @@ def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
             warnings.warn(f"skipping unreadable record {path}: {e}", stacklevel=2)
             continue
         row = {c: rec.get(c) for c in COLUMNS}
-        row.update(spec=rec.get("spec", path.parts[-4]), profile=profile, arm=rec.get("arm", path.parts[-2]),
+        row.update(spec=current_id(rec.get("spec", path.parts[-4])), profile=profile,
+                   arm=rec.get("arm", path.parts[-2]),
                    seed=int(rec.get("seed", match.group(1))), status=rec.get("status", "failed"), path=path)
         for key in ("final", "extra", "curves", "lr_trace", "config", "hardware"):
             row[key] = row[key] or {}
         rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    # a job rerun under the spec's new id (repro/spec/legacy_ids.py) replaces its record under the old one
+    return frame.drop_duplicates(["spec", "arm", "seed"], keep="last").reset_index(drop=True)
 
 
 def _value(row: Mapping, key: str) -> float | None:

@@ -52,7 +52,8 @@ def scale(records: pd.DataFrame, profile: str) -> str:
         return profile
     parts = [(_data_text, ""), (model_label, ""), (lambda cfg: str(cfg.get("epochs", "?")), " ep")]
     texts = [" / ".join(dict.fromkeys(fn(c) for c in records["config"])) + unit for fn, unit in parts]
-    return f"{profile}: " + ", ".join(texts)
+    sets = dict.fromkeys(s for o in records["overrides"] if isinstance(o, list) for s in o)   # --set
+    return f"{profile}: " + ", ".join(texts) + "".join(f", --set {s}" for s in sets)
 
 
 def _data_text(cfg: dict) -> str:

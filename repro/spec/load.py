@@ -41,7 +41,8 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def resolve(spec: Spec, profile: str) -> dict[str, RunConfig]:
-    """arm -> fully merged, validated RunConfig under `profile` (a fresh copy each call)."""
+    """arm -> fully merged, validated RunConfig under `profile` (a fresh copy each call); with --set
+    overrides, repro.spec.overrides.resolve_overridden."""
     spec.profile(profile)
     return {arm: cfg.model_copy(deep=True) for arm, cfg in spec._configs[profile].items()}
 
@@ -76,6 +77,8 @@ def _load(path: Path, name: str) -> Spec:
     for profile in spec.profiles:
         spec._configs[profile] = {arm: _run_config(spec, profile, arm) for arm in spec.arms}
     _check_predictors(spec)
+    if spec.id != path.stem:      # one name per spec: CLI, results folders and report anchors use it
+        raise Problem("id", spec.id, f"must equal the file name {path.stem!r} (the file name is the id)")
     return spec
 
 
@@ -198,7 +201,7 @@ def _check_predictors(spec: Spec) -> None:
 # ---------------------------------------------------------------- merging and resolving
 
 
-def _run_config(spec: Spec, profile: str, arm: str) -> RunConfig:
+def _run_config(spec: Spec, profile: str, arm: str, edit=None) -> RunConfig:
     layers = [
         (("base",), spec.base),
         (("profiles", profile, "base"), spec.profiles[profile].base),
@@ -206,6 +209,8 @@ def _run_config(spec: Spec, profile: str, arm: str) -> RunConfig:
         (("profiles", profile, "arms", arm), spec.profiles[profile].arms.get(arm, {})),
     ]
     merged, origin = _merge(layers)
+    if edit is not None:      # --set overrides (repro/spec/overrides.py): edit(merged, origin) in place
+        edit(merged, origin)
     try:
         if "task" in merged:
             raise Problem(("task",), merged["task"], "the task is set once, at the top level of the spec")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from repro.errors import UserError
+from repro.spec.legacy_ids import renamed
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
 
@@ -18,6 +19,8 @@ def spec_paths(names: list[str], all_specs: bool) -> list[Path]:
         path = Path(name)
         if not path.exists():
             path = SPEC_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
+        if not path.exists() and (new := renamed(name)):
+            path = SPEC_DIR / f"{new}.yaml"
         if not path.exists():
             known = ", ".join(p.stem for p in sorted(SPEC_DIR.glob("*.yaml")))
             raise UserError(f"spec {name!r} not found; give a path or one of: {known}")

@@ -11,8 +11,8 @@ BASE = {"model": {"name": "cifar_resnet", "depth": 8},
 
 
 def write_tiny_spec(path: Path, arms: dict, treatment: str, baseline: str, smoke_seeds: int = 1) -> Path:
-    """Write spec `tiny` with `arms` and one claim (treatment has lower test error than baseline)."""
-    spec = {"id": "tiny", "paper": {"title": "Tiny", "venue": "test", "arxiv": "0000.00000"},
+    """Write a spec (id = the file stem) with `arms` and one claim: treatment has lower test error."""
+    spec = {"id": path.stem, "paper": {"title": "Tiny", "venue": "test", "arxiv": "0000.00000"},
             "task": "image-classification", "base": BASE, "arms": arms,
             "claims": [{"id": "c", "text": f"{treatment} wins", "metric": "test_error",
                         "treatment": treatment, "baseline": baseline, "better": "lower"}],

@@ -38,16 +38,31 @@ def test_plot_schedule_draws_the_opennmt_curves(tmp_path):
                         step_duration=2) == pytest.approx(peak, rel=1e-12)
 
 
-def test_dry_run_checks_a_paper_profile_offline_and_writes_nothing(tmp_path, capsys, one_thread):
+def test_dry_run_checks_a_paper_profile_offline_and_writes_nothing(tmp_path, capsys, one_thread, monkeypatch):
+    monkeypatch.setattr("repro.jobs.dry_run.WARMUP_STEPS", 1)    # ResNet-56 steps take seconds here
+    monkeypatch.setattr("repro.jobs.dry_run.TIMED_STEPS", 2)
     dirs = ["--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
             "--data-root", str(tmp_path / "data")]
     assert main(["run", "label_smoothing", "--profile", "paper", "--dry-run", "--device", "cpu",
                  "--seeds", "0-2", *dirs]) == 0
     out = capsys.readouterr().out
     # CIFAR-100 is not here: synthetic images of its shape; He et al.'s 164 epochs x 390 steps
-    rows = [line for line in out.splitlines() if line.startswith("| label-smoothing")]
+    rows = [line for line in out.splitlines() if line.startswith("| label_smoothing")]
     assert len(rows) == 2
     assert all("synthetic 3x32x32" in r and re.search(r"\|\s+63960\s+\|", r) and re.search(r"\|\s+ok\s+\|", r)
                for r in rows)
     assert "Estimated training cost on cpu" in out
     assert not (tmp_path / "res").exists() and not (tmp_path / "cache").exists()
+
+
+def test_dry_run_times_steady_steps_after_the_warm_up():
+    from repro.jobs.dry_run import WARMUP_STEPS, step_times
+
+    # slow first steps (allocation, autotuning), then steady 0.5 s steps with one 0.9 s outlier
+    steps = [4.0, 2.0][:WARMUP_STEPS] + [0.5, 0.5, 0.9, 0.5, 0.5]
+    stamps = [0.0]
+    for s in steps:
+        stamps.append(stamps[-1] + s)
+    times = step_times(stamps)
+    assert times["s/step"] == pytest.approx(0.5)
+    assert times["spread"] == "0.5..0.9" and times["warm-up s"] == pytest.approx(sum(steps[:WARMUP_STEPS]))

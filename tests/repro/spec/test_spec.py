@@ -119,6 +119,8 @@ def mutated(*changes) -> dict:
 
 
 def write(path: Path, data) -> Path:
+    if isinstance(data, dict) and data.get("id") == VALID["id"]:
+        data = {**data, "id": path.stem}      # the id is the file name
     text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
     path.write_text(text, encoding="utf-8")
     return path

@@ -270,7 +270,7 @@ def test_train_batches_draw_order_and_start():
     assert len(resumed) == 1 and torch.equal(resumed[0][0], batches[2][0])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_batches_same_on_cuda_as_on_cpu():
     cpu, cuda = (D.train_batches(D.synthetic_images("x", device, subset=64), 16, list(D.AUGMENTATIONS),
                                  torch.Generator().manual_seed(0)) for device in ("cpu", "cuda"))

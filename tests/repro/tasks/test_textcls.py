@@ -290,7 +290,7 @@ def test_minilm_loads_its_pretrained_weights_offline(monkeypatch):
 
 def smoke_job(arm: str) -> Job:
     cfg = resolve(load_spec(SPEC_DIR / "ulmfit_amazon.yaml"), "smoke")[arm]
-    return Job("ulmfit-amazon", "smoke", arm, 0, cfg)
+    return Job("ulmfit_amazon", "smoke", arm, 0, cfg)
 
 
 def run_loop(job: Job, on_step, tmp_path):
@@ -390,9 +390,9 @@ def test_smoke_profile_end_to_end_with_the_lr_range_test(tmp_path, one_thread, m
     args = ["--results-dir", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"),
             "--data-root", str(tmp_path / "data")]
     assert main(["run", "ulmfit_amazon", "--profile", "smoke", *args]) == 0
-    found = json.loads((tmp_path / "results" / "smoke" / "ulmfit-amazon" / "lr_finder.json").read_text())
-    assert math.isfinite(found["lr"]) and (tmp_path / "results/smoke/ulmfit-amazon/lr_finder.png").exists()
-    runs = tmp_path / "results" / "runs" / "ulmfit-amazon" / "smoke"
+    found = json.loads((tmp_path / "results" / "smoke" / "ulmfit_amazon" / "lr_finder.json").read_text())
+    assert math.isfinite(found["lr"]) and (tmp_path / "results/smoke/ulmfit_amazon/lr_finder.png").exists()
+    runs = tmp_path / "results" / "runs" / "ulmfit_amazon" / "smoke"
     records = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/seed0.json")}
     assert len(records) == 10 and all(r["status"] == "ok" for r in records.values())
     assert records["full"]["config"]["optimizer"]["lr"] == found["lr"]
@@ -400,7 +400,7 @@ def test_smoke_profile_end_to_end_with_the_lr_range_test(tmp_path, one_thread, m
     report = (tmp_path / "results" / "smoke" / "report.md").read_text()
     assert "Learning rate (LR range test)" in report
     table = report[report.index("## ULMFiT Table 7"):]           # the Table-7 view: arms x specs + paper
-    assert "| arm | ulmfit-amazon (n) | published IMDb | published TREC-6 | published AG |" in table
+    assert "| arm | ulmfit_amazon (n) | published IMDb | published TREC-6 | published AG |" in table
     assert re.search(r"\| from_scratch \| [0-9.]+ \(1\) \| 9.93 \| 13.36 \| 6.81 \|", table)   # 1 seed
     spec = load_spec(SPEC_DIR / "ulmfit_amazon.yaml")
     monkeypatch.setattr("repro.jobs.lr_search.range_test",

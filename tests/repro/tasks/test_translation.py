@@ -313,7 +313,7 @@ def test_a_model_trained_to_copy_scores_bleu_100(tmp_path):
 
 
 SPEC = """
-id: mt-tiny
+id: mt
 paper: {title: Tiny MT, venue: test, arxiv: "0000.00000"}
 task: translation
 base:
@@ -349,7 +349,7 @@ def test_runner_trains_a_translation_spec_with_tricks(tmp_path):
     dirs = ["--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
             "--data-root", str(tmp_path / "data")]
     assert main(["run", str(path), "--profile", "smoke", *dirs]) == 0
-    rec = json.loads((tmp_path / "res/runs/mt-tiny/smoke/smooth/seed0.json").read_text())
+    rec = json.loads((tmp_path / "res/runs/mt/smoke/smooth/seed0.json").read_text())
     assert rec["status"] == "ok", rec.get("reason")
     assert {"bleu", "chrf", "valid_nll", "valid_ppl", "ema/bleu"} <= set(rec["final"])
     assert rec["throughput"] > 0 and rec["steps"] > 0
@@ -368,5 +368,5 @@ def test_noam_transformer_smoke_profile_runs_on_the_bible(tmp_path):
             "--data-root", str(tmp_path / "data")]
     args = ["run", "noam_transformer", "--profile", "smoke", "--arms", "noam", "--no-report", *dirs]
     assert main(args) == 0
-    rec = json.loads((tmp_path / "res/runs/noam-transformer/smoke/noam/seed0.json").read_text())
+    rec = json.loads((tmp_path / "res/runs/noam_transformer/smoke/noam/seed0.json").read_text())
     assert rec["status"] == "ok" and {"bleu", "ema/bleu", "checkpoint_average/bleu"} <= set(rec["final"])
