@@ -17,7 +17,7 @@ import pandas as pd
 
 from repro.jobs.record import read_record
 from repro.spec.legacy_ids import current_id
-from repro.stats import Verdict, get_field, judge
+from repro.stats import get_field
 
 RECORD_NAME = re.compile(r"^seed(\d+)\.json$")
 METRICS = ("test_error", "test_nll", "test_ece")
@@ -84,21 +84,28 @@ def side_table(records: pd.DataFrame, ref: str, metric: str) -> pd.DataFrame:
     return out.sort_values("seed").reset_index(drop=True)
 
 
-def judge_claim(records: pd.DataFrame, claim: Any) -> tuple[Verdict, pd.DataFrame]:
-    """The verdict of one claim and its per-seed table (seed, both sides' values and statuses)."""
+def side_values(records: pd.DataFrame, claim: Any) -> tuple[dict, dict]:
+    """({side: {seed: value}} of the ok jobs, {side: {seed: status}} of the others) for one claim."""
     metric = get_field(claim, "metric")
     sides = {s: side_table(records, get_field(claim, s), metric) for s in ("treatment", "baseline")}
     ok = {s: t[t["status"] == "ok"] for s, t in sides.items()}
     values = {s: dict(zip(t["seed"], t["value"].astype(float), strict=True)) for s, t in ok.items()}
-    excluded = {s: dict(zip(t["seed"], t["status"], strict=True)) for s, t in sides.items()}
-    excluded = {s: {k: st for k, st in d.items() if st != "ok"} for s, d in excluded.items()}
-    v = judge(claim, values["treatment"], values["baseline"], excluded=excluded)
+    excluded = {s: {k: st for k, st in zip(t["seed"], t["status"], strict=True) if st != "ok"}
+                for s, t in sides.items()}
+    return values, excluded
+
+
+def claim_table(records: pd.DataFrame, claim: Any) -> pd.DataFrame:
+    """Per seed: both sides' values and statuses, and their difference (ratio for ratio claims)."""
+    metric = get_field(claim, "metric")
+    sides = {s: side_table(records, get_field(claim, s), metric) for s in ("treatment", "baseline")}
     cols = ["seed", "value", "status"]
     table = sides["treatment"][cols].merge(sides["baseline"][cols], on="seed", how="outer",
                                            suffixes=("_t", "_b"))
     table.columns = ["seed", "treatment", "treatment_status", "baseline", "baseline_status"]
     both = table["treatment_status"].eq("ok") & table["baseline_status"].eq("ok")
     t, b = table["treatment"].astype(float), table["baseline"].astype(float)
-    col = "ratio" if v.kind == "ratio" else "difference"
-    table[col] = (t / b if v.kind == "ratio" else t - b).where(both)
-    return v, table[["seed", "treatment", "baseline", col, "treatment_status", "baseline_status"]]
+    ratio = (get_field(claim, "kind") or "superiority") == "ratio"
+    col = "ratio" if ratio else "difference"
+    table[col] = (t / b if ratio else t - b).where(both)
+    return table[["seed", "treatment", "baseline", col, "treatment_status", "baseline_status"]]

@@ -19,7 +19,8 @@ import pandas as pd
 from repro.files import write_text_atomic
 from repro.report import plots
 from repro.report.format import fmt, mean_std, model_label, pm, to_html, to_markdown
-from repro.report.records import METRICS, judge_claim, load_records
+from repro.report.records import METRICS, load_records
+from repro.report.verdicts import ClaimResult, add_bh_q, judge_spec, read_design
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
 from repro.stats import NO_DATA, Verdict, get_field
@@ -90,10 +91,17 @@ def _claim_files(out: Path, spec_id: str, v: Verdict, table: pd.DataFrame, colou
 
 
 def _claim_summary(v: Verdict) -> list[tuple]:
-    items = [f"verdict: {v.verdict}", f"published: {_published(v)}",
+    look = f" (decided at look n = {v.look})" if v.look is not None else ""
+    items = [f"verdict: {v.verdict}{look}: {v.reason}", f"rule: {_rule(v)}", f"published: {_published(v)}",
              f"measured: {v.treatment} {mean_std_of(v, 'treatment')}"
              f" vs {v.baseline} {mean_std_of(v, 'baseline')}",
-             f"estimate [95% CI]: {_estimate(v)}"]
+             f"estimate [95% paired t CI]: {_estimate(v)}",
+             f"tests: t p = {fmt(v.p_t, 2)}, sign-flip p = {fmt(v.p_signflip, 2)}, Holm-adjusted p = "
+             f"{fmt(v.p_holm, 2)} over {v.family_size} claims (alpha {fmt(v.alpha, 3)}), "
+             f"BH q = {fmt(v.q_bh, 2)}",
+             f"seed power: d_z = {fmt(v.d_z, 3)}, power at n = {v.n}: {fmt(v.power, 2)}, seeds for 80%: "
+             f"{fmt(v.seeds_needed)} (observed effect), {fmt(v.paper_seeds_needed)} (paper's effect "
+             f"{fmt(v.paper_effect)})"]
     return [("list", items + ([f"note: {v.note}"] if v.note else []))]
 
 
@@ -154,7 +162,8 @@ def _in_arm_order(records: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return records.sort_values(["arm", "seed"], key=lambda c: c.map(arms.index) if c.name == "arm" else c)
 
 
-def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> tuple[list, list[tuple]]:
+def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
+                  results: list[ClaimResult]) -> tuple[list, list[tuple]]:
     """Judge the spec's claims, write its files, return (verdict-table rows, section blocks)."""
     sid, paper = get_field(spec, "id"), get_field(spec, "paper") or {}
     arms = list(get_field(spec, "arms") or {})
@@ -167,11 +176,11 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> 
     where = ", ".join(str(x) for x in (get_field(paper, "venue"), arxiv and f"arXiv:{arxiv}") if x)
     blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}"), ("p", f"{where}. Scale: {run_scale}.")]
     rows = []
-    for claim in get_field(spec, "claims") or []:
-        v, table = judge_claim(records, claim)
-        rows.append([sid, f"{v.claim_id}: {v.text} [{_rule(v)}]", _published(v),
-                     f"{mean_std_of(v, 'treatment')} vs {mean_std_of(v, 'baseline')}",
-                     _estimate(v), run_scale, v.verdict, v.note])
+    for result in results:
+        v, table = result.verdict, result.table
+        rows.append([sid, v.claim_id, v.verdict, _estimate(v), fmt(v.p, 2), fmt(v.p_holm, 2), fmt(v.q_bh, 2),
+                     fmt(v.power, 2), f"{fmt(v.seeds_needed)} / {fmt(v.paper_seeds_needed)}",
+                     v.reason + (" Effect below seed-to-seed noise." if v.below_noise else "")])
         blocks += [("h", 3, f"Claim {v.claim_id}: {v.verdict}"), ("p", v.text), *_claim_summary(v),
                    *_claim_files(out, sid, v, table, colours)]
     blocks += [("h", 3, "Arms"), _arms_table(records, arms),
@@ -204,17 +213,22 @@ def write_report(results_dir: Path, profile: str, specs: Mapping[str, Any]) -> P
     results_dir = Path(results_dir)
     out = results_dir / profile
     records = load_records(results_dir, profile)
-    table, sections, not_run = [], [], []
+    table, sections, not_run, judged = [], [], [], {}
     for spec in specs.values():
-        spec_records = records[records["spec"] == get_field(spec, "id")] if len(records) else records
+        sid = get_field(spec, "id")
+        spec_records = records[records["spec"] == sid] if len(records) else records
         if not len(spec_records):
-            not_run.append(get_field(spec, "id"))
+            not_run.append(sid)
             continue
-        rows, blocks = _spec_section(out, spec, spec_records, profile)
+        judged[sid] = (spec, spec_records, judge_spec(spec_records, spec, profile,
+                                                      read_design(results_dir, sid, profile)))
+    add_bh_q([r for _, _, results in judged.values() for r in results])
+    for spec, spec_records, results in judged.values():
+        rows, blocks = _spec_section(out, spec, spec_records, profile, results)
         table += rows
         sections += blocks
-    head = ["spec", "claim", "published", "measured (treatment vs baseline)", "estimate [95% CI]", "scale",
-            "verdict", "note"]
+    head = ["spec", "claim", "verdict", "estimate [95% t CI]", "p", "Holm p", "BH q", "power",
+            "seeds for 80% (observed / paper)", "why"]
     skipped = [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")
                ] if not_run else []
     paper_tables = paper_table_blocks(records, list(specs.values())) if len(records) else []
