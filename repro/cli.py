@@ -24,6 +24,8 @@ from repro.jobs.run import is_rank0
 from repro.report import schedule_plot
 from repro.report.render import write_report
 from repro.spec import SPEC_DIR, load_spec, spec_paths
+from repro.until_decided import run_until_decided
+from repro.until_decided import summary as until_decided_summary
 
 __all__ = ["SPEC_DIR", "build_parser", "main", "parse_seeds", "plan", "spec_paths"]
 
@@ -68,13 +70,32 @@ def cmd_run(args) -> None:
 def _run(args) -> None:
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
+    if args.until_decided and args.seeds:
+        raise UserError("--until-decided chooses the seeds (looks up to --max-seeds): drop --seeds")
     if args.executor == "ray":
         import_ray()                       # a missing Ray fails now, not after the LR range tests
-    specs, jobs = plan(spec_paths(args.specs, args.all), args.profile, _split(args.arms),
-                       parse_seeds(args.seeds), args.set)
+    paths = spec_paths(args.specs, args.all)
+    specs, jobs = plan(paths, args.profile, _split(args.arms), parse_seeds(args.seeds), args.set)
     check_extras(j.config for j in jobs)   # a missing extra stops here, before anything trains
     if args.dry_run:
         return _dry_run(specs, jobs, args)
+    failed: list[dict] = []
+    if args.until_decided:
+        logs = run_until_decided(paths, args.profile, _split(args.arms), args.set, args.max_seeds,
+                                 args.results_dir,
+                                 lambda look_jobs: failed.extend(_execute(specs, look_jobs, args)))
+        print(until_decided_summary(logs))
+    else:
+        failed = _execute(specs, jobs, args)
+    if not args.no_report and is_rank0():
+        _report(args.results_dir, args.profile, specs)
+    if failed:
+        raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
+                        f"seed{failed[0]['seed']}: {failed[0]['reason']}")
+
+
+def _execute(specs: dict, jobs: list, args) -> list[dict]:
+    """Train the jobs not finished yet; return the records of those that failed."""
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
@@ -83,12 +104,7 @@ def _run(args) -> None:
                            executor=args.executor, address=args.address)
     except KeyboardInterrupt:
         raise Interrupted(len(pending(jobs, args.results_dir)[1]), len(jobs)) from None
-    failed = [r for r in records if r["status"] == "failed"]
-    if not args.no_report and is_rank0():
-        _report(args.results_dir, args.profile, specs)
-    if failed:
-        raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
-                        f"seed{failed[0]['seed']}: {failed[0]['reason']}")
+    return [r for r in records if r["status"] == "failed"]
 
 
 def _dry_run(specs: dict, jobs: list, args) -> None:
@@ -138,6 +154,7 @@ EXAMPLES = {
     "run": ("repro run label_smoothing --profile smoke",
             "repro run label_smoothing --arms hard --seeds 0-2 --set epochs=1 --set optimizer.lr=0.05",
             "repro run mixup --set arms.mixup.tricks='[{name: mixup, alpha: 0.2}]' --set seeds=10",
+            "repro run label_smoothing --profile cpu --until-decided --max-seeds 20 --jobs 2",
             "repro run --all --profile paper --dry-run --device cuda"),
     "report": ("repro report --profile cpu", "repro report --profile smoke --results-dir /tmp/results"),
     "plot-schedule": ("repro plot-schedule opennmt --out noam.png",),
@@ -171,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local: here, --jobs at once; ray: one Ray task per job (default: local)")
     run.add_argument("--address", help="Ray cluster to use, e.g. auto (default: start a local instance)")
     run.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
+    run.add_argument("--until-decided", action="store_true",
+                     help="add seeds in looks fixed in advance (8, 12, ... up to --max-seeds), judged after "
+                          "each look with a calibrated group-sequential level, only for the arms of claims "
+                          "still undecided (docs/statistics.md)")
+    run.add_argument("--max-seeds", type=int, default=20,
+                     help="the last look of --until-decided (default: 20; looks 8, 12, 20)")
     run.add_argument("--dry-run", action="store_true",
                      help="build every arm, train it a few steps (synthetic images when the data is not "
                           "here), print the plan with its cost; writes nothing")

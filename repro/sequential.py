@@ -139,26 +139,30 @@ class LookResult:
 
 
 def replay(design: Design, claim_ids: Sequence[str],
-           judge_at: Callable[[int, float, set[str]], list[Verdict]], available: int) -> LookResult:
-    """Walk the looks that `available` paired seeds allow; `judge_at(n, level, ids)` judges the claims
-    `ids` (one Holm family: those still undecided) on seeds < n at `level`. A claim keeps the verdict
-    of the first look that decides it; the others keep the verdict of the last look taken."""
+           judge_at: Callable[[int, float, set[str]], list[Verdict]],
+           available: Callable[[set[str]], int]) -> LookResult:
+    """Walk the looks the records allow; `judge_at(n, level, ids)` judges the claims `ids` (one Holm
+    family: those still undecided) on seeds < n at `level`; `available(ids)` is how many consecutive
+    paired seeds those claims' arms have. A claim keeps the verdict of the first look that decides it;
+    the others keep the verdict of the last look taken."""
     final: dict[str, Verdict] = {}
     undecided = set(claim_ids)
+    taken: list[int] = []
     for n in design.looks:
-        if n > available or not undecided:
+        if not undecided or n > available(undecided):
             break
+        taken.append(n)
         for v in judge_at(n, design.nominal_alpha, set(undecided)):
             v.look = n
             final[v.claim_id] = v
             if v.verdict != INCONCLUSIVE:
                 undecided.discard(v.claim_id)
     open_ids = sorted(undecided)
-    taken = [n for n in design.looks if n <= available]
+    complete = bool(taken) and (taken[-1] == design.looks[-1] or not open_ids)
     for v in final.values():
         if v.claim_id in open_ids and taken and taken[-1] < design.looks[-1]:
             v.reason += f"; undecided at look n = {taken[-1]}, next look n = {_next(design, taken[-1])}"
-    return LookResult(list(final.values()), open_ids, complete=bool(taken) and taken[-1] == design.looks[-1])
+    return LookResult(list(final.values()), open_ids, complete=complete)
 
 
 def _next(design: Design, n: int) -> int:

@@ -79,7 +79,10 @@ def _sequential(records: pd.DataFrame, claims: Sequence[Any], design: Design) ->
     def judge_at(n: int, level: float, ids: set[str]) -> list[Verdict]:
         return _family(records, [by_id[i] for i in by_id if i in ids], level, seeds_below=n)
 
-    result = replay(design, list(by_id), judge_at, available=paired_seeds(records, claims))
+    def available(ids: set[str]) -> int:
+        return paired_seeds(records, [by_id[i] for i in ids])
+
+    result = replay(design, list(by_id), judge_at, available)
     decided = {v.claim_id: v for v in result.verdicts}
     unlooked = [c for i, c in by_id.items() if i not in decided]     # fewer seeds than the first look
     fallback = {v.claim_id: v for v in _family(records, unlooked, design.nominal_alpha, None)}

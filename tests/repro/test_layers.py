@@ -14,9 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("tricks", "repro")
-LAYERS = ("repro.cli", "repro.bench", "repro.report", "repro.execute", "repro.jobs", "repro.tasks",
-          "repro.spec")
-LEAVES = ("repro.errors", "repro.files", "repro.hardware", "repro.stats")
+LAYERS = ("repro.cli", "repro.until_decided", "repro.bench", "repro.report", "repro.execute", "repro.jobs",
+          "repro.tasks", "repro.spec")
+LEAVES = ("repro.errors", "repro.files", "repro.hardware", "repro.stats", "repro.sequential")
 NO_TORCH = ("repro.spec",)
 
 

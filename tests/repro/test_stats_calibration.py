@@ -120,11 +120,11 @@ def test_replay_decides_each_claim_at_its_first_decisive_look():
         return judge_family([(claims[k], dict(enumerate(values[k][:n])), dict(enumerate(np.zeros(n))), None)
                              for k in sorted(ids)], alpha=level)
 
-    result = sq.replay(design, list(values), judge_at, available=20)
+    result = sq.replay(design, list(values), judge_at, lambda ids: 20)
     got = {v.claim_id: v for v in result.verdicts}
     assert got["strong"].look == 8 and got["strong"].verdict != INCONCLUSIVE
     assert got["weak"].look == 20 and result.undecided == ["weak"]
-    partial = sq.replay(design, list(values), judge_at, available=12)
+    partial = sq.replay(design, list(values), judge_at, lambda ids: 12)
     weak_partial = {v.claim_id: v for v in partial.verdicts}["weak"]
     assert not partial.complete and "next look n = 20" in weak_partial.reason
 
