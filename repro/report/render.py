@@ -20,6 +20,7 @@ from repro.files import write_text_atomic
 from repro.report import plots
 from repro.report.format import fmt, mean_std, model_label, pm, to_html, to_markdown
 from repro.report.records import METRICS, load_records
+from repro.report.regime import check_regime
 from repro.report.verdicts import ClaimResult, add_bh_q, judge_spec, read_design
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
@@ -174,7 +175,8 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
     run_scale = scale(_in_arm_order(ok if not ok.empty else records, arms), profile)
     arxiv = get_field(paper, "arxiv")
     where = ", ".join(str(x) for x in (get_field(paper, "venue"), arxiv and f"arXiv:{arxiv}") if x)
-    blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}"), ("p", f"{where}. Scale: {run_scale}.")]
+    blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}"), ("p", f"{where}. Scale: {run_scale}."),
+              ("p", check_regime(spec, records).line())]
     rows = []
     for result in results:
         v, table = result.verdict, result.table

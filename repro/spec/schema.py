@@ -167,6 +167,16 @@ class PaperTable(_Strict):
     source: str
 
 
+class RegimeCheck(_Strict):
+    """`regime:` how the report tells whether training reached its plateau (repro/report/regime.py):
+    the `arm`'s `metric` may improve by less than `threshold` (metric units) over the last quarter of
+    training. Defaults: the first claim's baseline arm and metric, 2% of the final value."""
+
+    arm: Slug | None = None
+    metric: str | None = None
+    threshold: float | None = Field(None, gt=0)
+
+
 class Spec(_Strict):
     id: Slug
     paper: Paper
@@ -178,6 +188,7 @@ class Spec(_Strict):
     plots: list[Literal["speedup"]] = Field(default_factory=list)  # extra report figures (repro/extras.py)
     lr_finder: LrFinderConfig | None = None
     paper_table: PaperTable | None = None
+    regime: RegimeCheck = Field(default_factory=RegimeCheck)
     _path: str = PrivateAttr("")
     _configs: dict[str, dict[str, RunConfig]] = PrivateAttr(default_factory=dict)
 
