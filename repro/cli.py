@@ -21,8 +21,9 @@ from repro.jobs.lr_search import apply_lr_finder
 from repro.jobs.needs import check_extras
 from repro.jobs.plan import plan
 from repro.jobs.run import is_rank0
-from repro.report import schedule_plot
-from repro.report.render import write_report
+from repro.report import ci, schedule_plot
+from repro.report.compare import compare, compare_markdown, load_side
+from repro.report.render import judge_all, write_report
 from repro.spec import SPEC_DIR, load_spec, spec_paths
 from repro.until_decided import run_until_decided
 from repro.until_decided import summary as until_decided_summary
@@ -89,6 +90,7 @@ def _run(args) -> None:
         failed = _execute(specs, jobs, args)
     if not args.no_report and is_rank0():
         _report(args.results_dir, args.profile, specs)
+        _check_fail_on(args, specs)
     if failed:
         raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
                         f"seed{failed[0]['seed']}: {failed[0]['reason']}")
@@ -118,11 +120,45 @@ def _dry_run(specs: dict, jobs: list, args) -> None:
                         f"{bad[0]['status']}")
 
 
-def _report(results_dir: Path, profile: str, ran: dict | None = None) -> None:
-    """The report of every spec in repro/specs, plus the specs just run (which may be files elsewhere)."""
-    specs = {s.id: s for s in (load_spec(p) for p in spec_paths([], True))}
-    path = write_report(results_dir, profile, {**specs, **(ran or {})})
+def _all_specs(ran: dict | None = None) -> dict:
+    """Every spec in repro/specs, plus the specs just run (which may be files elsewhere)."""
+    return {**{s.id: s for s in (load_spec(p) for p in spec_paths([], True))}, **(ran or {})}
+
+
+def _report(results_dir: Path, profile: str, ran: dict | None = None, force: bool = False) -> None:
+    path = write_report(results_dir, profile, _all_specs(ran), force=force)
     print(f"report: {path}")
+
+
+def cmd_report(args) -> None:
+    """`repro report`: the report, then the CI outputs asked for."""
+    _report(args.results_dir, args.profile, force=args.force)
+    out = args.results_dir / args.profile
+    if args.junit:
+        failed = ci.write_junit(out, args.junit, args.expect)
+        print(f"junit: {args.junit} ({failed} failed case(s))")
+    if args.github_summary:
+        print(f"job summary: {ci.github_summary(out)}")
+
+
+def _check_fail_on(args, specs: dict) -> None:
+    """`repro run --fail-on contradicted`: exit 1 with one line when a claim of the run has that verdict."""
+    if not args.fail_on:
+        return
+    bad = ci.claims_with(args.results_dir / args.profile, _split(args.fail_on), list(specs))
+    if bad:
+        print(f"error: {len(bad)} claim(s) ended {args.fail_on}: {', '.join(bad)}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def cmd_compare(args) -> None:
+    """`repro compare A B`: exit 1 when a claim's verdict flipped between the two result sets."""
+    specs = _all_specs()
+    sides = [load_side(p, args.profile, judge_all, specs) for p in (args.a, args.b)]
+    rows = compare(*sides)
+    print(compare_markdown(rows, str(args.a), str(args.b)), end="")
+    if any(r["flip"] for r in rows):
+        raise SystemExit(1)
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -156,7 +192,10 @@ EXAMPLES = {
             "repro run mixup --set arms.mixup.tricks='[{name: mixup, alpha: 0.2}]' --set seeds=10",
             "repro run label_smoothing --profile cpu --until-decided --max-seeds 20 --jobs 2",
             "repro run --all --profile paper --dry-run --device cuda"),
-    "report": ("repro report --profile cpu", "repro report --profile smoke --results-dir /tmp/results"),
+    "report": ("repro report --profile cpu", "repro report --profile smoke --results-dir /tmp/results",
+               "repro report --profile cpu --junit junit.xml --github-summary"),
+    "compare": ("repro compare results-laptop results-gpu --profile cpu",
+                "repro compare a/cpu/verdicts.json b/cpu/verdicts.json"),
     "plot-schedule": ("repro plot-schedule opennmt --out noam.png",),
     "bench": ("repro bench amp --quick --models tiny", "repro bench save-baseline --device cuda",
               "repro bench compare --device cuda"),
@@ -198,13 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="build every arm, train it a few steps (synthetic images when the data is not "
                           "here), print the plan with its cost; writes nothing")
     _dirs(run)
+    run.add_argument("--fail-on", metavar="VERDICTS",
+                     help="exit 1 when a claim of the run ends with one of these verdicts, e.g. contradicted "
+                          "or contradicted,inconclusive")
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser("report", help="write results/<profile>/report.md from the run records",
                             **_examples(*EXAMPLES["report"]))
     report.add_argument("--profile", default="cpu")
     _dirs(report)
-    report.set_defaults(func=lambda a: _report(a.results_dir, a.profile))
+    _report_outputs(report)
+    report.set_defaults(func=cmd_report)
+    _compare_parser(sub)
 
     plot = sub.add_parser("plot-schedule", help="draw learning-rate schedules (e.g. OpenNMT's Noam)",
                           **_examples(*EXAMPLES["plot-schedule"]))
@@ -216,6 +260,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_arguments(bench_parser)
     bench_parser.set_defaults(func=bench.run)
     return parser
+
+
+def _report_outputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace a report built from more records than there are now")
+    parser.add_argument("--junit", type=Path, metavar="FILE",
+                        help="also write a JUnit XML file: one test case per claim, failed when its verdict "
+                             "differs from the expectation file or a speed claim regressed")
+    parser.add_argument("--expect", type=Path, metavar="FILE",
+                        help="expected verdicts {\"spec/claim\": verdict} for --junit "
+                             "(default: results/<profile>/expected.json)")
+    parser.add_argument("--github-summary", action="store_true",
+                        help="append the verdict summary (Markdown) to $GITHUB_STEP_SUMMARY")
+
+
+def _compare_parser(sub) -> None:
+    parser = sub.add_parser("compare", help="the same claims from two result sets side by side; exit 1 "
+                                            "when a verdict flipped", **_examples(*EXAMPLES["compare"]))
+    parser.add_argument("a", type=Path, help="results folder or verdicts.json (A)")
+    parser.add_argument("b", type=Path, help="results folder or verdicts.json (B)")
+    parser.add_argument("--profile", default="cpu")
+    parser.set_defaults(func=cmd_compare)
 
 
 def _dirs(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
@@ -38,44 +37,36 @@ def _cell(x: Any) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
+VERDICT_HEAD = ["claim", "verdict", "estimate [95% CI]", "n", "published"]
+
+
+def verdict_cells(row: dict, badge) -> list[str]:
+    """A compact verdict-table row as Markdown cells: the claim links to its spec's section."""
+    return [f"[{row['spec']}/{row['claim']}](#{row['anchor']})", badge(row["verdict"]), row["estimate"],
+            str(row["n"]), row["published"]]
+
+
+def _md_block(kind: str, a: list) -> str:
+    if kind == "h":
+        anchor = f'<a id="{a[2]}"></a>\n\n' if len(a) > 2 and a[2] else ""
+        return f"{anchor}{'#' * a[0]} {a[1]}"
+    if kind in ("p", "summary"):
+        return a[0] if kind == "p" else f"**{a[0]}**"
+    if kind == "list":
+        return "\n".join(f"- {item}" for item in a[0])
+    if kind == "table":
+        head, rows = a
+        lines = [head, ["---"] * len(head), *rows]
+        return "\n".join("| " + " | ".join(_cell(c) for c in r) + " |" for r in lines)
+    if kind == "verdicts":
+        return _md_block("table", [VERDICT_HEAD, [verdict_cells(r, a[1]) for r in a[0]]])
+    if kind == "img":
+        return f"![{a[0]}]({a[1]})"
+    if kind == "links":
+        return " · ".join(f"[{t}]({href})" for t, href in a[0])
+    raise ValueError(f"unknown block kind {kind!r}")
+
+
 def to_markdown(blocks: list[tuple]) -> str:
-    out = []
-    for kind, *a in blocks:
-        if kind == "h":
-            out.append(f"{'#' * a[0]} {a[1]}")
-        elif kind == "p":
-            out.append(a[0])
-        elif kind == "list":
-            out.append("\n".join(f"- {item}" for item in a[0]))
-        elif kind == "table":
-            head, rows = a
-            lines = [head, ["---"] * len(head), *rows]
-            out.append("\n".join("| " + " | ".join(_cell(c) for c in r) + " |" for r in lines))
-        elif kind == "img":
-            out.append(f"![{a[0]}]({a[1]})")
-        elif kind == "links":
-            out.append(" · ".join(f"[{t}]({href})" for t, href in a[0]))
-    return "\n\n".join(out) + "\n"
-
-
-def to_html(blocks: list[tuple], title: str) -> str:
-    e = html.escape
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>"
-           "body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse}"
-           "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}</style></head><body>"]
-    for kind, *a in blocks:
-        if kind == "h":
-            out.append(f"<h{a[0]}>{e(a[1])}</h{a[0]}>")
-        elif kind == "p":
-            out.append(f"<p>{e(a[0])}</p>")
-        elif kind == "list":
-            out.append("<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in a[0]) + "</ul>")
-        elif kind == "table":
-            head = "".join(f"<th>{e(str(c))}</th>" for c in a[0])
-            body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in a[1])
-            out.append(f"<table><tr>{head}</tr>{body}</table>")
-        elif kind == "img":
-            out.append(f"<p><img src='{e(a[1])}' alt='{e(a[0])}'></p>")
-        elif kind == "links":
-            out.append("<p>" + " · ".join(f"<a href='{e(h)}'>{e(t)}</a>" for t, h in a[0]) + "</p>")
-    return "\n".join(out) + "\n</body></html>\n"
+    """The blocks as Markdown (readable on a code host: the wide details live in per-spec tables)."""
+    return "\n\n".join(_md_block(kind, a) for kind, *a in blocks) + "\n"

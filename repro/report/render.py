@@ -1,14 +1,16 @@
-"""The report: result records -> verdict table, per-claim tables, plots, as Markdown and HTML.
+"""The report: run records -> summary, forest plot, verdict tables, per-spec sections, as Markdown and
+one self-contained HTML file, plus verdicts.json and runs.csv for machines.
 
-Reads the run records (repro/report/records.py) and writes, under results/<profile>/:
-report.md, report.html, and per spec <spec>/<claim>.csv|.md|.png, <spec>/curves.png, <spec>/lr.png.
-Both documents are rendered from one list of blocks, so they always say the same thing.
+Writes, under results/<profile>/ (rebuilt in a temporary folder and swapped in, repro/report/publish.py):
+report.md, report.html, verdicts.json, runs.csv, forest.png and per spec <spec>/<claim>.csv|.md|.png,
+<spec>/curves.png, <spec>/lr.png. Both documents are rendered from one list of blocks, so they always
+say the same thing. No records, an unknown profile, or fewer records than the report there: exit 2.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import sys
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,98 +18,26 @@ from typing import Any
 
 import pandas as pd
 
+from repro.errors import UserError
 from repro.files import write_text_atomic
 from repro.report import plots
-from repro.report.format import fmt, mean_std, model_label, pm, to_html, to_markdown
+from repro.report.claims import DETAIL_HEAD, badge, claim_files, claim_summary, detail_row, summary_row
+from repro.report.forest import VERDICT_COLOURS, forest_plot
+from repro.report.format import mean_std, to_markdown
+from repro.report.html import to_html
+from repro.report.outputs import verdict_entry, write_runs_csv, write_verdicts_json
+from repro.report.provenance import hardware_id, provenance, provenance_text, scale
+from repro.report.publish import build_and_swap, check_not_fewer
 from repro.report.records import METRICS, load_records
 from repro.report.regime import check_regime
-from repro.report.verdicts import ClaimResult, add_bh_q, judge_spec, read_design
+from repro.report.verdicts import UNJUDGED_PROFILES, ClaimResult, add_bh_q, judge_spec, read_design
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
-from repro.stats import NO_DATA, Verdict, get_field
+from repro.stats import get_field
 
-
-def _published(v: Verdict) -> str:
-    pub = dict(v.published)
-    source = pub.pop("source", None)
-    text = ", ".join(f"{k} {fmt(val)}" for k, val in pub.items())
-    return f"{text} ({source})" if source else text or "–"
-
-
-def _estimate(v: Verdict) -> str:
-    if not math.isfinite(v.estimate):
-        return "–"
-    pre = "×" if v.kind == "ratio" else ""
-    pairing = f"n={v.n}" if v.paired else f"unpaired {v.n_treatment} vs {v.n_baseline}"
-    return f"{pre}{fmt(v.estimate)} [{fmt(v.lo)}, {fmt(v.hi)}] ({pairing})"
-
-
-def _rule(v: Verdict) -> str:
-    extra = {"noninferiority": f", margin {fmt(abs(v.bound))}", "ratio": f", threshold {fmt(v.bound)}"}
-    return f"{v.kind}{extra.get(v.kind, '')}, {v.better} is better"
-
-
-def scale(records: pd.DataFrame, profile: str) -> str:
-    """What was run: profile + dataset (subset), model and epochs from the records' configs; where arms
-    differ, every distinct value in record order, joined by ' / '."""
-    if records.empty:
-        return profile
-    parts = [(_data_text, ""), (model_label, ""), (lambda cfg: str(cfg.get("epochs", "?")), " ep")]
-    texts = [" / ".join(dict.fromkeys(fn(c) for c in records["config"])) + unit for fn, unit in parts]
-    sets = dict.fromkeys(s for o in records["overrides"] if isinstance(o, list) for s in o)   # --set
-    return f"{profile}: " + ", ".join(texts) + "".join(f", --set {s}" for s in sets)
-
-
-def _data_text(cfg: dict) -> str:
-    data = cfg.get("data") or {}
-    return data.get("name", "?") + (f"[{data['subset']}]" if data.get("subset") else "")
-
-
-
-# ---------------------------------------------------------------- the report
-
-
-def _claim_files(out: Path, spec_id: str, v: Verdict, table: pd.DataFrame, colours: dict) -> list[tuple]:
-    """Write <claim>.csv, .md and .png; return the blocks that link them."""
-    base = out / spec_id / v.claim_id
-    col = table.columns[3]
-    summary = pd.DataFrame({"seed": ["mean", "std"],
-                            **{c: [table[c].astype(float).mean(), table[c].astype(float).std(ddof=1)]
-                               for c in ("treatment", "baseline", col)}})
-    interval = pd.DataFrame({"seed": ["estimate", "ci95_lo", "ci95_hi"], col: [v.estimate, v.lo, v.hi]})
-    csv = pd.concat([table, summary, interval], ignore_index=True)
-    write_text_atomic(base.with_suffix(".csv"), csv.to_csv(index=False, float_format="%.10g"))
-    head = ["seed", f"treatment ({v.treatment})", f"baseline ({v.baseline})", col, "treatment status",
-            "baseline status"]
-    rows = [[fmt(x) if isinstance(x, float) else x for x in r] for r in table.itertuples(index=False)]
-    md = [("h", 1, f"{spec_id} / {v.claim_id}"), ("p", v.text), ("p", f"Metric {v.metric}; {_rule(v)}."),
-          ("table", head, rows), *_claim_summary(v)]
-    write_text_atomic(base.with_suffix(".md"), to_markdown(md))
-    values = {s: {k: x for k, x in zip(table["seed"], table[s].astype(float), strict=True)
-                  if math.isfinite(x)} for s in ("treatment", "baseline")}
-    png = None if v.verdict == NO_DATA else plots.claim_plot(
-        v, values["treatment"], values["baseline"], colours, base.with_suffix(".png"))
-    links = [("csv", f"{spec_id}/{v.claim_id}.csv"), ("table", f"{spec_id}/{v.claim_id}.md")]
-    return [("links", links)] + ([("img", v.claim_id, f"{spec_id}/{png.name}")] if png else [])
-
-
-def _claim_summary(v: Verdict) -> list[tuple]:
-    look = f" (decided at look n = {v.look})" if v.look is not None else ""
-    items = [f"verdict: {v.verdict}{look}: {v.reason}", f"rule: {_rule(v)}", f"published: {_published(v)}",
-             f"measured: {v.treatment} {mean_std_of(v, 'treatment')}"
-             f" vs {v.baseline} {mean_std_of(v, 'baseline')}",
-             f"estimate [95% paired t CI]: {_estimate(v)}",
-             f"tests: t p = {fmt(v.p_t, 2)}, sign-flip p = {fmt(v.p_signflip, 2)}, Holm-adjusted p = "
-             f"{fmt(v.p_holm, 2)} over {v.family_size} claims (alpha {fmt(v.alpha, 3)}), "
-             f"BH q = {fmt(v.q_bh, 2)}",
-             f"seed power: d_z = {fmt(v.d_z, 3)}, power at n = {v.n}: {fmt(v.power, 2)}, seeds for 80%: "
-             f"{fmt(v.seeds_needed)} (observed effect), {fmt(v.paper_seeds_needed)} (paper's effect "
-             f"{fmt(v.paper_effect)})"]
-    return [("list", items + ([f"note: {v.note}"] if v.note else []))]
-
-
-def mean_std_of(v: Verdict, side: str) -> str:
-    return pm(getattr(v, f"{side}_mean"), getattr(v, f"{side}_std"))
+FOREST_TEXT = ("Forest plot: each claim's estimate with its 95% paired t interval, minus its decision bound "
+               "and divided by the sd of its paired differences, so that right of the dashed line is the "
+               "claim's side; hollow diamonds: the paper's effect on the same scale.")
 
 
 def final_metrics(records: pd.DataFrame) -> list[str]:
@@ -163,9 +93,13 @@ def _in_arm_order(records: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return records.sort_values(["arm", "seed"], key=lambda c: c.map(arms.index) if c.name == "arm" else c)
 
 
+def _claim_arms(v) -> set[str]:
+    return {v.treatment.split("/")[0], v.baseline.split("/")[0]}
+
+
 def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
-                  results: list[ClaimResult]) -> tuple[list, list[tuple]]:
-    """Judge the spec's claims, write its files, return (verdict-table rows, section blocks)."""
+                  results: list[ClaimResult]) -> tuple[list, list, list[tuple]]:
+    """Write the spec's files; return (verdict-table rows, verdicts.json entries, section blocks)."""
     sid, paper = get_field(spec, "id"), get_field(spec, "paper") or {}
     arms = list(get_field(spec, "arms") or {})
     arms += sorted(set(records["arm"]) - set(arms))
@@ -175,66 +109,118 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
     run_scale = scale(_in_arm_order(ok if not ok.empty else records, arms), profile)
     arxiv = get_field(paper, "arxiv")
     where = ", ".join(str(x) for x in (get_field(paper, "venue"), arxiv and f"arXiv:{arxiv}") if x)
-    blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}"), ("p", f"{where}. Scale: {run_scale}."),
-              ("p", check_regime(spec, records).line())]
-    rows = []
+    facts = [f"scale: {run_scale}", f"provenance: {provenance_text(provenance(records))}",
+             check_regime(spec, records).line()]
+    if profile in UNJUDGED_PROFILES:
+        facts.append(f"{profile}: not judged (a plumbing check on tiny data)")
+    blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}", f"spec-{sid}"), ("p", f"{where}."),
+              ("list", facts), ("table", DETAIL_HEAD, [detail_row(r.verdict) for r in results])]
+    rows, entries = [], []
     for result in results:
-        v, table = result.verdict, result.table
-        rows.append([sid, v.claim_id, v.verdict, _estimate(v), fmt(v.p, 2), fmt(v.p_holm, 2), fmt(v.q_bh, 2),
-                     fmt(v.power, 2), f"{fmt(v.seeds_needed)} / {fmt(v.paper_seeds_needed)}",
-                     v.reason + (" Effect below seed-to-seed noise." if v.below_noise else "")])
-        blocks += [("h", 3, f"Claim {v.claim_id}: {v.verdict}"), ("p", v.text), *_claim_summary(v),
-                   *_claim_files(out, sid, v, table, colours)]
+        v = result.verdict
+        rows.append(summary_row(sid, v))
+        prov = provenance(records[records["arm"].isin(_claim_arms(v))])
+        entries.append(verdict_entry(sid, v, run_scale, prov))
+        blocks += [("h", 3, f"Claim {v.claim_id}: {badge(v.verdict)}"), ("p", v.text), *claim_summary(v),
+                   *claim_files(out, sid, v, result.table, colours)]
     blocks += [("h", 3, "Arms"), _arms_table(records, arms),
                *(b for view in SECTION_VIEWS for b in view.render(out, sid, spec, ok, arms)),
                *_plot_blocks(out, sid, ok, series, colours), *task_blocks(spec, ok, arms)]
+    return rows, entries, blocks + _bad_jobs(records)
+
+
+def _bad_jobs(records: pd.DataFrame) -> list[tuple]:
     bad = records[records["status"] != "ok"].sort_values(["arm", "seed"])
-    if not bad.empty:
-        blocks += [("h", 3, "Diverged or failed jobs"),
-                   ("list", [f"{r.arm} seed {r.seed}: {r.status}: {r.reason or 'no reason recorded'}"
-                             for r in bad.itertuples()])]
-    return rows, blocks
+    if bad.empty:
+        return []
+    return [("h", 3, "Diverged or failed jobs"),
+            ("list", [f"{r.arm} seed {r.seed}: {r.status}: {r.reason or 'no reason recorded'}"
+                      for r in bad.itertuples()])]
 
 
 def _header(records: pd.DataFrame, profile: str) -> list[tuple]:
-    commits = sorted({c for c in records["git_commit"] if c}) or ["unknown"]
-    hardware = sorted({json.dumps(h, sort_keys=True) for h in records["hardware"] if h})
-    hw = ["; ".join(f"{k}={v}" for k, v in json.loads(h).items()) for h in hardware] or ["unknown"]
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     counts = ", ".join(f"{n} {s}" for s, n in records["status"].value_counts().items()) or "none"
+    where: dict[str, set] = {}
+    for hw, sid in zip(records["hardware"], records["spec"], strict=True):
+        where.setdefault(hardware_id(hw), set()).add(sid)
+    commits = {c for c in records["git_commit"] if c}
     return [("h", 1, f"tricks-repro report: profile {profile}"),
-            ("list", [f"profile: {profile}", f"date: {date}", f"git commit: {', '.join(commits)}",
-                      f"records: {len(records)} ({counts})", *(f"hardware: {h}" for h in hw)])]
+            ("list", [f"profile: {profile}", f"date: {date}", f"records: {len(records)} ({counts})",
+                      *(f"hardware: {h} (specs {', '.join(sorted(s))})" for h, s in sorted(where.items())),
+                      f"commits: {len(commits)} distinct; each spec's section names its own"])]
 
 
-def write_report(results_dir: Path, profile: str, specs: Mapping[str, Any]) -> Path:
-    """Write results/<profile>/report.md and report.html (+ per-claim tables and plots); return the .md.
+def summary_counts(verdicts: list[str]) -> dict[str, int]:
+    """Counts per verdict, in the order of VERDICT_COLOURS."""
+    counts = Counter(verdicts)
+    return {v: counts[v] for v in VERDICT_COLOURS if counts[v]}
 
-    `specs` maps id -> spec-like objects with id, paper (title, venue, arxiv), claims, arms.
+
+def check_profile(profile: str, specs: Mapping[str, Any]) -> None:
+    """UserError for a profile no spec has (specs without a `profiles` field do not count)."""
+    known = {p for s in specs.values() for p in (get_field(s, "profiles") or {})}
+    if known and profile not in known:
+        raise UserError(f"unknown profile {profile!r}: the specs' profiles are {', '.join(sorted(known))}; "
+                        "nothing written")
+
+
+def judge_all(results_dir: Path, profile: str, specs: Mapping[str, Any], records: pd.DataFrame) -> dict:
+    """spec id -> (spec, its records, its ClaimResults) for every spec with records; BH q report-wide."""
+    judged = {}
+    for spec in specs.values():
+        sid = get_field(spec, "id")
+        spec_records = records[records["spec"] == sid]
+        if len(spec_records):
+            judged[sid] = (spec, spec_records, judge_spec(spec_records, spec, profile,
+                                                          read_design(results_dir, sid, profile)))
+    add_bh_q([r for _, _, results in judged.values() for r in results])
+    return judged
+
+
+def _build(out: Path, profile: str, specs: Mapping[str, Any], records: pd.DataFrame, judged: dict) -> None:
+    rows, entries, sections = [], [], []
+    for spec, spec_records, results in judged.values():
+        r, e, blocks = _spec_section(out, spec, spec_records, profile, results)
+        rows, entries, sections = rows + r, entries + e, sections + blocks
+    counts = summary_counts([row["verdict"] for row in rows])
+    text = " · ".join(f"{n} {v}" for v, n in counts.items())
+    top = [("summary", f"Summary: {text} ({len(rows)} claims of {len(judged)} specs)", counts)]
+    if profile in UNJUDGED_PROFILES:
+        top.append(("p", f"{profile}: not judged (a plumbing check on tiny data, no verdicts)."))
+    verdicts = [res.verdict for _, _, results in judged.values() for res in results]
+    forest = forest_plot([(f"{r['spec']}/{r['claim']}", v) for r, v in zip(rows, verdicts, strict=True)],
+                         out / "forest.png")
+    if forest:
+        top += [("img", "forest plot of every claim", forest.name), ("p", FOREST_TEXT)]
+    not_run = [get_field(s, "id") for s in specs.values() if get_field(s, "id") not in judged]
+    if not_run:
+        top.append(("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}."))
+    blocks = [*_header(records, profile), *top, ("h", 2, "Verdicts"), ("verdicts", rows, badge),
+              *paper_table_blocks(records, list(specs.values())), *sections]
+    write_runs_csv(out, records)
+    write_verdicts_json(out, profile, len(records), entries)
+    write_text_atomic(out / "report.html", to_html(blocks, f"tricks-repro report: {profile}", out))
+    write_text_atomic(out / "report.md", to_markdown(blocks))
+
+
+def write_report(results_dir: Path, profile: str, specs: Mapping[str, Any], force: bool = False) -> Path:
+    """Write results/<profile>/report.md, report.html, verdicts.json, runs.csv (+ per-claim tables and
+    plots); return the .md. UserError (nothing written) for an unknown profile, no records, or fewer
+    records than the report there was built from (unless `force`, which prints a warning).
+
+    `specs` maps id -> spec-like objects with id, paper (title, venue, arxiv), claims, arms, profiles.
     """
     results_dir = Path(results_dir)
     out = results_dir / profile
+    check_profile(profile, specs)
     records = load_records(results_dir, profile)
-    table, sections, not_run, judged = [], [], [], {}
-    for spec in specs.values():
-        sid = get_field(spec, "id")
-        spec_records = records[records["spec"] == sid] if len(records) else records
-        if not len(spec_records):
-            not_run.append(sid)
-            continue
-        judged[sid] = (spec, spec_records, judge_spec(spec_records, spec, profile,
-                                                      read_design(results_dir, sid, profile)))
-    add_bh_q([r for _, _, results in judged.values() for r in results])
-    for spec, spec_records, results in judged.values():
-        rows, blocks = _spec_section(out, spec, spec_records, profile, results)
-        table += rows
-        sections += blocks
-    head = ["spec", "claim", "verdict", "estimate [95% t CI]", "p", "Holm p", "BH q", "power",
-            "seeds for 80% (observed / paper)", "why"]
-    skipped = [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")
-               ] if not_run else []
-    paper_tables = paper_table_blocks(records, list(specs.values())) if len(records) else []
-    blocks = [*_header(records, profile), ("h", 2, "Verdicts"), *skipped, ("table", head, table),
-              *paper_tables, *sections]
-    write_text_atomic(out / "report.html", to_html(blocks, f"tricks-repro report: {profile}"))
-    return write_text_atomic(out / "report.md", to_markdown(blocks))
+    if records.empty:
+        raise UserError(f"no run records for profile {profile!r} under {results_dir / 'runs'}; "
+                        "nothing written")
+    warning = check_not_fewer(out, len(records), force)
+    if warning:
+        print(warning, file=sys.stderr)
+    judged = judge_all(results_dir, profile, specs, records)
+    build_and_swap(out, lambda tmp: _build(tmp, profile, specs, records, judged))
+    return out / "report.md"

@@ -1,0 +1,109 @@
+"""One claim in the report: its files (<claim>.csv with the per-seed values, .md, .png), the lines that
+explain its verdict, and its row in the verdict tables."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from repro.files import write_text_atomic
+from repro.report import plots
+from repro.report.format import fmt, pm, to_markdown
+from repro.stats import NO_DATA, Verdict
+
+BADGES = {"reproduced": "🟢", "contradicted": "🔴", "inconclusive": "🟡", "no data": "⚪", "not judged": "⚪"}
+
+
+def badge(verdict: str) -> str:
+    return f"{BADGES.get(verdict, '⚪')} {verdict}"
+
+
+def short_published(v: Verdict) -> str:
+    """The published values without their source (the source is in the spec's section)."""
+    pub = {k: x for k, x in dict(v.published).items() if k != "source"}
+    return ", ".join(f"{k} {fmt(x)}" for k, x in pub.items()) or "–"
+
+
+def short_estimate(v: Verdict) -> str:
+    """'-0.03 [-0.05, -0.01]' (× for ratios), no pairing text."""
+    if not math.isfinite(v.estimate):
+        return "–"
+    pre = "×" if v.kind == "ratio" else ""
+    return f"{pre}{fmt(v.estimate, 3)} [{fmt(v.lo, 3)}, {fmt(v.hi, 3)}]"
+
+
+def summary_row(sid: str, v: Verdict) -> dict:
+    """A row of the report's compact verdict table."""
+    return {"spec": sid, "claim": v.claim_id, "anchor": f"spec-{sid}", "verdict": v.verdict,
+            "estimate": short_estimate(v), "n": v.n, "published": short_published(v)}
+
+
+def detail_row(v: Verdict) -> list:
+    """A row of the spec's own table: the tests and the seed power behind the verdict."""
+    return [v.claim_id, badge(v.verdict), short_estimate(v), v.n, fmt(v.p, 2), fmt(v.p_holm, 2),
+            fmt(v.q_bh, 2), fmt(v.power, 2), f"{fmt(v.seeds_needed)} / {fmt(v.paper_seeds_needed)}"]
+
+
+DETAIL_HEAD = ["claim", "verdict", "estimate [95% t CI]", "n", "p", "Holm p", "BH q", "power",
+               "seeds for 80% (obs. / paper)"]
+
+
+def _published(v: Verdict) -> str:
+    pub = dict(v.published)
+    source = pub.pop("source", None)
+    text = ", ".join(f"{k} {fmt(val)}" for k, val in pub.items())
+    return f"{text} ({source})" if source else text or "–"
+
+
+def _estimate(v: Verdict) -> str:
+    if not math.isfinite(v.estimate):
+        return "–"
+    pre = "×" if v.kind == "ratio" else ""
+    pairing = f"n={v.n}" if v.paired else f"unpaired {v.n_treatment} vs {v.n_baseline}"
+    return f"{pre}{fmt(v.estimate)} [{fmt(v.lo)}, {fmt(v.hi)}] ({pairing})"
+
+
+def _rule(v: Verdict) -> str:
+    extra = {"noninferiority": f", margin {fmt(abs(v.bound))}", "ratio": f", threshold {fmt(v.bound)}"}
+    return f"{v.kind}{extra.get(v.kind, '')}, {v.better} is better"
+
+
+def claim_files(out: Path, spec_id: str, v: Verdict, table: pd.DataFrame, colours: dict) -> list[tuple]:
+    """Write <claim>.csv, .md and .png; return the blocks that link them."""
+    base = out / spec_id / v.claim_id
+    col = table.columns[3]
+    # per seed only (tidy): the estimate and its interval are in verdicts.json and the .md
+    write_text_atomic(base.with_suffix(".csv"), table.to_csv(index=False, float_format="%.10g"))
+    head = ["seed", f"treatment ({v.treatment})", f"baseline ({v.baseline})", col, "treatment status",
+            "baseline status"]
+    rows = [[fmt(x) if isinstance(x, float) else x for x in r] for r in table.itertuples(index=False)]
+    md = [("h", 1, f"{spec_id} / {v.claim_id}"), ("p", v.text), ("p", f"Metric {v.metric}; {_rule(v)}."),
+          ("table", head, rows), *claim_summary(v)]
+    write_text_atomic(base.with_suffix(".md"), to_markdown(md))
+    values = {s: {k: x for k, x in zip(table["seed"], table[s].astype(float), strict=True)
+                  if math.isfinite(x)} for s in ("treatment", "baseline")}
+    png = None if v.verdict == NO_DATA else plots.claim_plot(
+        v, values["treatment"], values["baseline"], colours, base.with_suffix(".png"))
+    links = [("csv", f"{spec_id}/{v.claim_id}.csv"), ("table", f"{spec_id}/{v.claim_id}.md")]
+    return [("links", links)] + ([("img", v.claim_id, f"{spec_id}/{png.name}")] if png else [])
+
+
+def claim_summary(v: Verdict) -> list[tuple]:
+    look = f" (decided at look n = {v.look})" if v.look is not None else ""
+    items = [f"verdict: {v.verdict}{look}: {v.reason}", f"rule: {_rule(v)}", f"published: {_published(v)}",
+             f"measured: {v.treatment} {mean_std_of(v, 'treatment')}"
+             f" vs {v.baseline} {mean_std_of(v, 'baseline')}",
+             f"estimate [95% paired t CI]: {_estimate(v)}",
+             f"tests: t p = {fmt(v.p_t, 2)}, sign-flip p = {fmt(v.p_signflip, 2)}, Holm-adjusted p = "
+             f"{fmt(v.p_holm, 2)} over {v.family_size} claims (alpha {fmt(v.alpha, 3)}), "
+             f"BH q = {fmt(v.q_bh, 2)}",
+             f"seed power: d_z = {fmt(v.d_z, 3)}, power at n = {v.n}: {fmt(v.power, 2)}, seeds for 80%: "
+             f"{fmt(v.seeds_needed)} (observed effect), {fmt(v.paper_seeds_needed)} (paper's effect "
+             f"{fmt(v.paper_effect)})"]
+    return [("list", items + ([f"note: {v.note}"] if v.note else []))]
+
+
+def mean_std_of(v: Verdict, side: str) -> str:
+    return pm(getattr(v, f"{side}_mean"), getattr(v, f"{side}_std"))

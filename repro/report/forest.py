@@ -1,0 +1,98 @@
+"""The forest plot: every claim of the report on one comparable scale.
+
+Each claim's estimate and 95% paired t interval are shifted by its decision bound (0, the margin, the
+ratio threshold; ratios on the log scale) and divided by the standard deviation of its paired
+differences (recovered from the interval), then oriented so that right of 0 is the side the claim
+says: a claim is reproduced when its whole interval lies right of 0 (and the sign-flip test agrees),
+contradicted when it lies left. The paper's effect, where the spec gives one, is a hollow diamond.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from scipy import stats as sps
+
+from repro.report.plots import save
+from repro.stats import CONTRADICTED, INCONCLUSIVE, NO_DATA, NOT_JUDGED, REPRODUCED, Verdict
+
+VERDICT_COLOURS = {REPRODUCED: "#1a7f37", CONTRADICTED: "#cf222e", INCONCLUSIVE: "#9a6700",
+                   NO_DATA: "#6e7781", NOT_JUDGED: "#6e7781"}
+SYMLOG_FROM = 20
+AXIS_LABEL = ("standardized effect: (estimate − bound) / sd of paired differences,\n"
+              "> 0 on the claim's side; bars: 95% paired t interval")
+
+
+@dataclass
+class Row:
+    label: str
+    verdict: str
+    z: float
+    lo: float
+    hi: float
+    paper: float
+
+
+def _transform(v: Verdict):
+    """x -> oriented, bound-shifted value in metric units (log units for ratio claims)."""
+    sign = -1.0 if v.better == "lower" else 1.0
+    if v.kind == "ratio":
+        return lambda x: sign * (math.log(x) - math.log(v.bound)) if x and x > 0 else math.nan
+    return lambda x: sign * (x - v.bound)
+
+
+def standardized(v: Verdict, label: str) -> Row:
+    """The claim on the forest plot's scale; NaN without a finite interval (fewer than 2 pairs, no
+    spread)."""
+    none = Row(label, v.verdict, math.nan, math.nan, math.nan, math.nan)
+    if v.n < 2 or not all(math.isfinite(x) for x in (v.estimate, v.lo, v.hi)):
+        return none
+    f = _transform(v)
+    lo, hi = sorted((f(v.lo), f(v.hi)))
+    t = sps.t.ppf(0.975, v.n - 1)
+    sd = (hi - lo) * math.sqrt(v.n) / (2 * t)
+    if not (math.isfinite(sd) and sd > 0):
+        return none
+    paper = f(v.paper_effect) / sd if math.isfinite(v.paper_effect) else math.nan
+    return Row(label, v.verdict, f(v.estimate) / sd, lo / sd, hi / sd, paper)
+
+
+def forest_plot(items: list[tuple[str, Verdict]], path: Path) -> Path | None:
+    """items: (label "spec/claim", verdict). None when no claim has an interval."""
+    rows = [standardized(v, label) for label, v in items]
+    if not any(math.isfinite(r.z) for r in rows):
+        return None
+    fig = Figure(figsize=(8.0, 1.6 + 0.28 * len(rows)), layout="constrained")
+    ax = fig.subplots()
+    for y, r in enumerate(reversed(rows)):
+        colour = VERDICT_COLOURS.get(r.verdict, "0.4")
+        if not math.isfinite(r.z):
+            ax.text(0, y, f"  no interval ({r.verdict})", color=colour, fontsize=7, va="center")
+            continue
+        ax.errorbar([r.z], [y], xerr=[[r.z - r.lo], [r.hi - r.z]], fmt="o", color=colour, ms=5, capsize=3)
+        if math.isfinite(r.paper):
+            ax.plot([r.paper], [y], marker="D", mfc="none", mec="k", ms=6, ls="none")
+    ax.axvline(0, color="0.2", ls="--", lw=1)
+    extent = max((abs(x) for r in rows for x in (r.lo, r.hi, r.paper) if math.isfinite(x)), default=1)
+    if extent > SYMLOG_FROM:     # a few very precise claims would squash the others
+        ax.set_xscale("symlog", linthresh=3)
+    ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)], fontsize=7)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(AXIS_LABEL, fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    shown = {r.verdict for r in rows if math.isfinite(r.z)}
+    _legend(fig, ax, shown, any(math.isfinite(r.paper) for r in rows))
+    ax.set_title("Every claim against its decision bound (dashed: the bound)", fontsize=9)
+    return save(fig, path)
+
+
+def _legend(fig: Figure, ax, verdicts: set[str], paper: bool) -> None:
+    handles = [ax.plot([], [], "o", color=VERDICT_COLOURS[v], label=v)[0]
+               for v in VERDICT_COLOURS if v in verdicts]
+    if paper:
+        handles.append(ax.plot([], [], "D", mfc="none", mec="k", label="paper's effect")[0])
+    fig.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False)
