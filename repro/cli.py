@@ -83,7 +83,9 @@ def _run(args) -> None:
                            executor=args.executor, address=args.address)
     except KeyboardInterrupt:
         raise Interrupted(len(pending(jobs, args.results_dir)[1]), len(jobs)) from None
-    failed = [r for r in records if r["status"] == "failed"]
+    failed = [r for r in records if r["status"] == "failed" and not r.get("missing_dependency")]
+    for r in (r for r in records if r.get("missing_dependency")):   # optional arms: noted, not an error
+        print(f"not run: {r['spec']}/{r['arm']}/seed{r['seed']}: {r['reason']}")
     if not args.no_report and is_rank0():
         _report(args.results_dir, args.profile, specs)
     if failed:

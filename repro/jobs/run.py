@@ -20,6 +20,7 @@ from repro.jobs.record import RECORD_VERSION, Record, write_record
 from repro.jobs.train import example_outputs, train_job
 from repro.spec import config_hash
 from tricks.loop import Checkpointer
+from tricks.optimizers import MissingDependency
 
 
 def is_rank0() -> bool:
@@ -50,6 +51,8 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
         record.update(_train(job, device, data_root, ckpt, on_step, on_start))
     except (KeyboardInterrupt, SystemExit):
         raise
+    except MissingDependency as err:   # an optional optimizer this machine cannot have (VeLO offline)
+        record.update(status="failed", reason=str(err), missing_dependency=True)
     except Exception as err:  # one failing job must not stop the others; the record says why
         record.update(status="failed", reason=f"{type(err).__name__}: {err}",
                       traceback=traceback.format_exc(limit=8))

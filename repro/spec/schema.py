@@ -59,8 +59,12 @@ class TrickConfig(_Named):
     pass
 
 
-class OptimizerConfig(_Strict):
-    name: Literal["sgd", "adam", "adamw"]
+class OptimizerConfig(_Named):
+    """`optimizer: {name, lr, ...}`: the name is an entry of tricks.optimizers.OPTIMIZERS; the fields below
+    are common to all (each entry uses those it needs), further keys are the entry's own options, checked
+    against its signature (repro/spec/checks.py). Options left out stay out of the dump (config hashes)."""
+
+    name: str
     lr: float = Field(gt=0)
     momentum: float = Field(0.0, ge=0, lt=1)
     nesterov: bool = False
