@@ -75,7 +75,8 @@ def schedulefree_adamw(groups, *, lr, betas, eps, weight_decay, momentum, nester
     import schedulefree
 
     return schedulefree.AdamWScheduleFree(groups, lr=lr, betas=tuple(betas), eps=eps,
-                                          weight_decay=weight_decay, warmup_steps=warmup_steps, r=r, weight_lr_power=weight_lr_power)
+                                          weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
+                                          weight_lr_power=weight_lr_power)
 
 
 def prodigy(groups, *, lr, betas, eps, weight_decay, momentum, nesterov, total_steps,
@@ -85,8 +86,8 @@ def prodigy(groups, *, lr, betas, eps, weight_decay, momentum, nesterov, total_s
     import prodigyopt
 
     return prodigyopt.Prodigy(groups, lr=lr, betas=tuple(betas), beta3=beta3, eps=eps,
-                              weight_decay=weight_decay, decouple=decouple, use_bias_correction=use_bias_correction,
-                              safeguard_warmup=safeguard_warmup, d0=d0, d_coef=d_coef)
+                              weight_decay=weight_decay, decouple=decouple,
+                              use_bias_correction=use_bias_correction, safeguard_warmup=safeguard_warmup, d0=d0, d_coef=d_coef)
 
 
 def dadapt_adam(groups, *, lr, betas, eps, weight_decay, momentum, nesterov, total_steps,
