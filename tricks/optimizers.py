@@ -87,7 +87,8 @@ def prodigy(groups, *, lr, betas, eps, weight_decay, momentum, nesterov, total_s
 
     return prodigyopt.Prodigy(groups, lr=lr, betas=tuple(betas), beta3=beta3, eps=eps,
                               weight_decay=weight_decay, decouple=decouple,
-                              use_bias_correction=use_bias_correction, safeguard_warmup=safeguard_warmup, d0=d0, d_coef=d_coef)
+                              use_bias_correction=use_bias_correction, safeguard_warmup=safeguard_warmup,
+                              d0=d0, d_coef=d_coef)
 
 
 def dadapt_adam(groups, *, lr, betas, eps, weight_decay, momentum, nesterov, total_steps,
