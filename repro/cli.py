@@ -21,6 +21,7 @@ from repro.jobs.lr_search import apply_lr_finder
 from repro.jobs.needs import check_extras
 from repro.jobs.plan import plan
 from repro.jobs.run import is_rank0
+from repro.jobs.tune import apply_tuning
 from repro.report import schedule_plot
 from repro.report.render import write_report
 from repro.spec import SPEC_DIR, load_spec, spec_paths
@@ -76,6 +77,7 @@ def _run(args) -> None:
     if args.dry_run:
         return _dry_run(specs, jobs, args)
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
+    jobs = apply_tuning(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
     try:

@@ -27,7 +27,7 @@ Slug = Annotated[str, _matching(r"[a-z0-9][a-z0-9_-]*", "a slug: lowercase lette
 # `test_error@1`: the metric's value after epoch 1 (from the run's curves) instead of at the end
 Metric = Annotated[str, _matching(r"[a-z_][a-z0-9_]*(@[1-9][0-9]*)?",
                                   "a metric name like test_error, bleu, throughput or test_error@1")]
-Task = Literal["image-classification", "translation", "text-classification"]
+Task = Literal["image-classification", "translation", "text-classification", "language-model"]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 
 
@@ -81,6 +81,23 @@ class EnsembleConfig(_Strict):
     members: int = Field(ge=1)
 
 
+class TuneConfig(_Strict):
+    """`tune:` (an arm's): before the arm's seeds run, train one run per grid value of `param` (a dotted
+    path into the run config, e.g. optimizer.lr) with a validation split of `holdout` of the training set
+    held out (the task evaluates on it), and run the arm at the best value (repro/jobs/tune.py). `metric`
+    is a metric of the task's evaluation (on the held-out split) or `train_loss` (the mean training loss
+    of the last epoch); `epochs` a shorter budget for the grid (default: the arm's). The choice, every
+    grid point and the grid's cost go to results/runs/<spec>/<profile>/<arm>/tune.json and the records."""
+
+    param: Annotated[str, _matching(r"[a-z_]+(\.[a-z_0-9]+)+", "a dotted path like optimizer.lr")]
+    grid: list[float] = Field(min_length=2)
+    metric: Metric = "train_loss"
+    better: Literal["lower", "higher"] = "lower"
+    epochs: int | None = Field(None, ge=1)
+    holdout: float = Field(0.1, gt=0, lt=1)
+    seed: int = Field(0, ge=0)
+
+
 class RunConfig(_Strict):
     """Everything one (arm, profile) run needs, after merging; `task` comes from the spec's top level."""
 
@@ -97,13 +114,16 @@ class RunConfig(_Strict):
     eval_every: int = Field(1, ge=1)  # epochs between evaluations
     ensemble: EnsembleConfig | None = None
     sync_batchnorm: bool = False      # data-parallel runs: BatchNorm statistics over all ranks (CUDA)
+    tune: TuneConfig | None = None    # tune one hyperparameter on a validation split first (TuneConfig)
+    holdout: float | None = Field(None, gt=0, lt=1)  # set by the tuner: train on the rest, evaluate on this
 
     @model_serializer(mode="wrap")
     def _omit_unset_options(self, handler):
         """Leave options at their default out of dumps, so configs written before them keep their hash."""
         data = handler(self)
         if isinstance(data, dict):
-            for key, default in (("ensemble", None), ("sync_batchnorm", False)):
+            for key, default in (("ensemble", None), ("sync_batchnorm", False), ("tune", None),
+                                 ("holdout", None)):
                 if key in data and data[key] == default:
                     data.pop(key)
         return data
