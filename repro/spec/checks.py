@@ -53,6 +53,10 @@ TASK_REGISTRIES = {
         "model": ("repro.tasks.translation", "TRANSLATION_MODELS", ("vocab_size", "pad_id")),
         "dataset": ("repro.tasks.translation", "TRANSLATION_DATASETS", ("data_root", "device", "subset")),
     },
+    "language-model": {
+        "model": ("repro.tasks.lm", "LM_MODELS", ("vocab_size", "context")),
+        "dataset": ("repro.tasks.lm", "LM_DATASETS", ("data_root", "device", "subset")),
+    },
     "text-classification": {
         "model": ("repro.tasks.text", "TEXT_MODELS", ("train_texts",)),
         "dataset": ("repro.tasks.text", "TEXT_DATASETS", ("data_root", "device", "subset")),
