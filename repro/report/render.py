@@ -18,6 +18,7 @@ import pandas as pd
 
 from repro.files import write_text_atomic
 from repro.report import plots
+from repro.report.derived import with_derived
 from repro.report.format import fmt, mean_std, model_label, pm, to_html, to_markdown
 from repro.report.records import METRICS, judge_claim, load_records
 from repro.report.views.paper_table import paper_table_blocks
@@ -168,7 +169,7 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str) -> 
     blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}"), ("p", f"{where}. Scale: {run_scale}.")]
     rows = []
     for claim in get_field(spec, "claims") or []:
-        v, table = judge_claim(records, claim)
+        v, table = judge_claim(with_derived(records, claim), claim)   # derived: repro/report/derived.py
         rows.append([sid, f"{v.claim_id}: {v.text} [{_rule(v)}]", _published(v),
                      f"{mean_std_of(v, 'treatment')} vs {mean_std_of(v, 'baseline')}",
                      _estimate(v), run_scale, v.verdict, v.note])
