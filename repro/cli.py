@@ -21,6 +21,7 @@ from repro.jobs.lr_search import apply_lr_finder
 from repro.jobs.needs import check_extras
 from repro.jobs.plan import plan
 from repro.jobs.run import is_rank0
+from repro.jobs.tune import apply_tuning
 from repro.report import ci, schedule_plot
 from repro.report.compare import compare, compare_markdown, load_side
 from repro.report.render import judge_all, write_report
@@ -99,6 +100,7 @@ def _run(args) -> None:
 def _execute(specs: dict, jobs: list, args) -> list[dict]:
     """Train the jobs not finished yet; return the records of those that failed."""
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
+    jobs = apply_tuning(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
     print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
     try:
@@ -106,7 +108,9 @@ def _execute(specs: dict, jobs: list, args) -> list[dict]:
                            executor=args.executor, address=args.address)
     except KeyboardInterrupt:
         raise Interrupted(len(pending(jobs, args.results_dir)[1]), len(jobs)) from None
-    return [r for r in records if r["status"] == "failed"]
+    for r in (r for r in records if r.get("missing_dependency")):   # optional arms: noted, not an error
+        print(f"not run: {r['spec']}/{r['arm']}/seed{r['seed']}: {r['reason']}")
+    return [r for r in records if r["status"] == "failed" and not r.get("missing_dependency")]
 
 
 def _dry_run(specs: dict, jobs: list, args) -> None:

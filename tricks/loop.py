@@ -7,6 +7,8 @@ for each epoch:  for each batch:  (the hook order is tricks.hooks.HookSequence, 
     backward + optimizer step (GradScaler for fp16), then each trick's `after_step`
   evaluate the model and every trick's predictors (EMA weights, snapshot ensemble, ...)
   checkpoint everything (model, optimizer, scaler, generators, trick state) for an exact resume
+Optimizers with a train/eval mode (Schedule-Free) are put in train mode before an epoch's steps and in
+eval mode before evaluation and checkpointing (tricks.optimizers.set_mode).
 
 A non-finite loss ends the run as `diverged` at the first bad step; the loss is checked every
 `check_every` steps so the GPU is not synchronised on every step.
@@ -24,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from tricks.hooks import HookSequence, LoopContext, LossFn, Predictor, Trick
+from tricks.optimizers import observe_loss, set_mode
 from tricks.precision import Precision
 from tricks.smoothing import cross_entropy_of
 
@@ -108,6 +111,7 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
         except Diverged as bad:
             result.status, result.reason = "diverged", str(bad)
             return result
+        set_mode(optimizer, training=False)   # Schedule-Free: evaluate and checkpoint the averaged point x
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result)
         if checkpoint and checkpoint.writer:
@@ -120,6 +124,7 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
 def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, hooks: HookSequence, cfg,
                  result, on_step, count) -> None:
     model.train()
+    set_mode(optimizer, training=True)   # Schedule-Free: train at the gradient point y (tricks.optimizers)
     step0 = epoch * cfg.steps_per_epoch
     losses = torch.zeros(cfg.steps_per_epoch, device=next(model.parameters()).device)
     sync(losses.device)
@@ -130,6 +135,7 @@ def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, ho
         with precision.autocast():
             loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
+        observe_loss(optimizer, loss)    # learned optimizers (VeLO) read the loss
         precision.backward_and_step(loss, optimizer)
         result.samples += count(x, y)
         return loss

@@ -73,7 +73,8 @@ def probe(job: Job, device: torch.device, data_root: Path) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         stamps.append(time.perf_counter())
-    result = train(task.model, make_optimizer(cfg.optimizer), built.lr_at, task.batches, no_eval, probe_cfg,
+    build_optimizer = make_optimizer(cfg.optimizer, built.loop.total_steps)
+    result = train(task.model, build_optimizer, built.lr_at, task.batches, no_eval, probe_cfg,
                    built.context, built.tricks, loss_fn=task.loss_fn, data_generator=built.data_generator,
                    count=task.count, on_step=on_step)
     row.update(step_times(stamps))

@@ -6,7 +6,7 @@ A finished job (record with status ok/diverged and the same config hash) is skip
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.spec import RunConfig, config_hash
@@ -22,6 +22,8 @@ class Job:
     seed: int
     config: RunConfig
     overrides: tuple[str, ...] = ()   # the --set KEY=VALUE texts already applied to config
+    # an arm's `tune:` grid summary (repro/jobs/tune.py), already applied to config; kept in the record
+    tuned: dict | None = field(default=None, compare=False, hash=False)
 
     @property
     def name(self) -> str:

@@ -60,7 +60,7 @@ def range_test(job: Job, device: torch.device, data_root: Path, finder) -> Range
     built = build_training(job, device, data_root)
     task, hooks = built.task, HookSequence(built.tricks)
     groups = hooks.prepare(built.context, default_param_groups(task.model))
-    optimizer = built.context.optimizer = make_optimizer(job.config.optimizer)(groups)
+    optimizer = built.context.optimizer = make_optimizer(job.config.optimizer, finder.num_steps)(groups)
     loss_fn = hooks.wrap_loss(task.loss_fn)
     name = resolve_precision(job.config.precision, device)
     precision = Precision.create("fp32" if name == "fp16" else name, device)   # fp16 would need a GradScaler

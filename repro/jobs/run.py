@@ -20,6 +20,7 @@ from repro.jobs.record import RECORD_VERSION, Record, write_record
 from repro.jobs.train import example_outputs, train_job
 from repro.spec import config_hash
 from tricks.loop import Checkpointer
+from tricks.optimizers import MissingDependency
 
 
 def is_rank0() -> bool:
@@ -36,6 +37,8 @@ def new_record(job: Job, device: torch.device) -> dict:
               "overrides": list(job.overrides)}
     if diff_sha:
         record.update(git_diff_sha256=diff_sha, git_patch=patch)
+    if job.tuned:
+        record["tune"] = job.tuned
     return record
 
 
@@ -50,6 +53,8 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
         record.update(_train(job, device, data_root, ckpt, on_step, on_start))
     except (KeyboardInterrupt, SystemExit):
         raise
+    except MissingDependency as err:   # an optional optimizer this machine cannot have (VeLO offline)
+        record.update(status="failed", reason=str(err), missing_dependency=True)
     except Exception as err:  # one failing job must not stop the others; the record says why
         record.update(status="failed", reason=f"{type(err).__name__}: {err}",
                       traceback=traceback.format_exc(limit=8))
@@ -67,6 +72,14 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     return record
 
 
+def _tune_extra(job: Job) -> dict:
+    """The tuned value and the grid's cost as numbers the report and claims can read (extra)."""
+    if not job.tuned:
+        return {}
+    return {"tune_value": job.tuned["chosen"], "tune_grid_steps": job.tuned["grid_steps"],
+            "tune_grid_seconds": job.tuned["grid_seconds"]}
+
+
 def _train(job: Job, device, data_root, ckpt, on_step, on_start) -> dict:
     """The trained job's part of the record."""
     out = {}
@@ -77,6 +90,6 @@ def _train(job: Job, device, data_root, ckpt, on_step, on_start) -> dict:
         if built.task.examples and result.status == "ok":
             out["examples"] = example_outputs(built, job.config.precision, device)
     return {"status": result.status, "reason": result.reason, "curves": result.curves,
-            "lr_trace": result.lr_trace, "final": result.final, "extra": result.extra,
+            "lr_trace": result.lr_trace, "final": result.final, "extra": {**result.extra, **_tune_extra(job)},
             "steps": result.steps, "train_time_s": result.train_time_s,
             "throughput": result.throughput, **out}

@@ -31,7 +31,8 @@ def train_job(job: Job, device: torch.device, data_root: Path, checkpoint: Check
         batches, wrap = parallel.sharded(batches), parallel.ddp_wrapper(
             job.config.sync_batchnorm, freezing=any(t.freezes_layers for t in built.tricks))
         count = lambda x, y: world_size * task.count(x, y)  # noqa: E731
-    result = train(task.model, make_optimizer(job.config.optimizer), built.lr_at, batches,
+    build_optimizer = make_optimizer(job.config.optimizer, built.loop.total_steps)
+    result = train(task.model, build_optimizer, built.lr_at, batches,
                    task.evaluate, built.loop, built.context, built.tricks, loss_fn=task.loss_fn,
                    checkpoint=checkpoint, on_step=on_step, data_generator=built.data_generator,
                    count=count, wrap=wrap)

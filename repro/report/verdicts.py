@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from repro.files import write_json_atomic
+from repro.report.derived import with_derived
 from repro.report.records import claim_table, side_values
 from repro.sequential import Design, replay
 from repro.stats import ALPHA, NOT_JUDGED, Verdict, bh_q, get_field, judge_family, new_verdict
@@ -51,7 +52,7 @@ def judge_spec(records: pd.DataFrame, spec: Any, profile: str, design: Design | 
                alpha: float = ALPHA) -> list[ClaimResult]:
     """Every claim of `spec` judged on `records` (one spec's records at one profile)."""
     claims = list(get_field(spec, "claims") or [])
-    tables = {get_field(c, "id"): claim_table(records, c) for c in claims}
+    tables = {get_field(c, "id"): claim_table(with_derived(records, c), c) for c in claims}
     if profile in UNJUDGED_PROFILES:
         return [ClaimResult(_not_judged(c, profile), tables[get_field(c, "id")]) for c in claims]
     if design is None:
@@ -65,7 +66,7 @@ def _family(records: pd.DataFrame, claims: Sequence[Any], alpha: float,
             seeds_below: int | None) -> list[Verdict]:
     items = []
     for claim in claims:
-        values, excluded = side_values(records, claim)
+        values, excluded = side_values(with_derived(records, claim), claim)   # repro/report/derived.py
         if seeds_below is not None:
             values = {s: {k: x for k, x in v.items() if k < seeds_below} for s, v in values.items()}
             excluded = {s: {k: x for k, x in v.items() if k < seeds_below} for s, v in excluded.items()}

@@ -44,12 +44,18 @@ REGISTRIES = {
     "dataset": ("repro.tasks.image.data", "DATASETS", ("data_root", "device", "subset")),
     "schedule": ("tricks.schedules", "SCHEDULES", ("lr", "total_steps", "steps_per_epoch")),
     "trick": ("tricks.registry", "TRICKS", ()),
+    "optimizer": ("tricks.optimizers", "OPTIMIZERS",
+                  ("groups", "lr", "betas", "eps", "weight_decay", "momentum", "nesterov", "total_steps")),
 }
 # task -> kind -> registry, for tasks whose models and datasets are not images (same tuple layout)
 TASK_REGISTRIES = {
     "translation": {
         "model": ("repro.tasks.translation", "TRANSLATION_MODELS", ("vocab_size", "pad_id")),
         "dataset": ("repro.tasks.translation", "TRANSLATION_DATASETS", ("data_root", "device", "subset")),
+    },
+    "language-model": {
+        "model": ("repro.tasks.lm", "LM_MODELS", ("vocab_size", "context")),
+        "dataset": ("repro.tasks.lm", "LM_DATASETS", ("data_root", "device", "subset")),
     },
     "text-classification": {
         "model": ("repro.tasks.text", "TEXT_MODELS", ("train_texts",)),
@@ -213,6 +219,20 @@ def check_run_config(cfg) -> None:
     allowed_aug = augmentations()
     for i, aug in enumerate(cfg.data.augment):
         check_choice(aug, allowed_aug, "augmentation", ("data", "augment", i))
+    _check_optimizer(cfg.optimizer)
     check_entry("schedule", cfg.schedule.name, dict(cfg.schedule.model_extra or {}), ("schedule",))
     for i, trick in enumerate(cfg.tricks):
         check_entry("trick", trick.name, dict(trick.model_extra or {}), ("tricks", i))
+
+
+def _check_optimizer(opt) -> None:
+    """`optimizer:` the name is registered; each extra key is an option of that optimizer (its signature)."""
+    reg, skip = registry("optimizer"), _source("optimizer", None)[2]
+    check_choice(opt.name, list(reg), "optimizer", ("optimizer", "name"))
+    options = _params(reg[opt.name], skip)[0]
+    for key in opt.model_extra or {}:
+        if key not in options:
+            allowed = ", ".join([*type(opt).model_fields, *options])
+            raise Problem(("optimizer", key), key,
+                          f"unknown key; allowed: {allowed} (optimizer {opt.name!r})")
+    check_kwargs(reg[opt.name], dict(opt.model_extra or {}), skip, f"optimizer {opt.name!r}", ("optimizer",))

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from repro.spec.checks import MISSING, Problem, check_run_config, validate
 from repro.spec.problems import SpecError, format_problem, one_of
 from repro.spec.schema import RunConfig, Spec
+from repro.spec.tuning import check_tune
 
 REQUIRED_PROFILES = ("smoke", "cpu", "paper")
 COMPARISON_KEYS = ("id", "paper", "task", "claims")  # what a profile may never redefine
@@ -219,6 +220,7 @@ def _run_config(spec: Spec, profile: str, arm: str, edit=None) -> RunConfig:
         if cfg.optimizer.nesterov and cfg.optimizer.momentum == 0:
             raise Problem(("optimizer", "nesterov"), True, "nesterov needs momentum > 0")
         check_run_config(cfg)
+        check_tune(cfg)
     except Problem as p:
         loc = _locate(p.loc, origin) if isinstance(p.loc, tuple) else p.loc
         raise Problem(loc, p.value, f"{p.allowed} (arm {arm!r}, profile {profile!r})") from None

@@ -27,7 +27,7 @@ Slug = Annotated[str, _matching(r"[a-z0-9][a-z0-9_-]*", "a slug: lowercase lette
 # `test_error@1`: the metric's value after epoch 1 (from the run's curves) instead of at the end
 Metric = Annotated[str, _matching(r"[a-z_][a-z0-9_]*(@[1-9][0-9]*)?",
                                   "a metric name like test_error, bleu, throughput or test_error@1")]
-Task = Literal["image-classification", "translation", "text-classification"]
+Task = Literal["image-classification", "translation", "text-classification", "language-model"]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 
 
@@ -59,8 +59,12 @@ class TrickConfig(_Named):
     pass
 
 
-class OptimizerConfig(_Strict):
-    name: Literal["sgd", "adam", "adamw"]
+class OptimizerConfig(_Named):
+    """`optimizer: {name, lr, ...}`: the name is an entry of tricks.optimizers.OPTIMIZERS; the fields below
+    are common to all (each entry uses those it needs), further keys are the entry's own options, checked
+    against its signature (repro/spec/checks.py). Options left out stay out of the dump (config hashes)."""
+
+    name: str
     lr: float = Field(gt=0)
     momentum: float = Field(0.0, ge=0, lt=1)
     nesterov: bool = False
@@ -75,6 +79,23 @@ class EnsembleConfig(_Strict):
     softmax outputs (Lakshminarayanan et al. 2017, arXiv 1612.01474). `epochs` is per member."""
 
     members: int = Field(ge=1)
+
+
+class TuneConfig(_Strict):
+    """`tune:` (an arm's): before the arm's seeds run, train one run per grid value of `param` (a dotted
+    path into the run config, e.g. optimizer.lr) with a validation split of `holdout` of the training set
+    held out (the task evaluates on it), and run the arm at the best value (repro/jobs/tune.py). `metric`
+    is a metric of the task's evaluation (on the held-out split) or `train_loss` (the mean training loss
+    of the last epoch); `epochs` a shorter budget for the grid (default: the arm's). The choice, every
+    grid point and the grid's cost go to results/runs/<spec>/<profile>/<arm>/tune.json and the records."""
+
+    param: Annotated[str, _matching(r"[a-z_]+(\.[a-z_0-9]+)+", "a dotted path like optimizer.lr")]
+    grid: list[float] = Field(min_length=2)
+    metric: Metric = "train_loss"
+    better: Literal["lower", "higher"] = "lower"
+    epochs: int | None = Field(None, ge=1)
+    holdout: float = Field(0.1, gt=0, lt=1)
+    seed: int = Field(0, ge=0)
 
 
 class RunConfig(_Strict):
@@ -93,13 +114,16 @@ class RunConfig(_Strict):
     eval_every: int = Field(1, ge=1)  # epochs between evaluations
     ensemble: EnsembleConfig | None = None
     sync_batchnorm: bool = False      # data-parallel runs: BatchNorm statistics over all ranks (CUDA)
+    tune: TuneConfig | None = None    # tune one hyperparameter on a validation split first (TuneConfig)
+    holdout: float | None = Field(None, gt=0, lt=1)  # set by the tuner: train on the rest, evaluate on this
 
     @model_serializer(mode="wrap")
     def _omit_unset_options(self, handler):
         """Leave options at their default out of dumps, so configs written before them keep their hash."""
         data = handler(self)
         if isinstance(data, dict):
-            for key, default in (("ensemble", None), ("sync_batchnorm", False)):
+            for key, default in (("ensemble", None), ("sync_batchnorm", False), ("tune", None),
+                                 ("holdout", None)):
                 if key in data and data[key] == default:
                     data.pop(key)
         return data

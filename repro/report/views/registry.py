@@ -10,9 +10,11 @@ from typing import Any
 
 import pandas as pd
 
+from repro.report.views import optimizer_suite
 from repro.report.views.base import View, ViewInput
 from repro.report.views.extra import extra_blocks
 from repro.report.views.lr_finder import lr_finder_blocks
+from repro.report.views.optimizer_suite import optimizer_suite_blocks
 from repro.report.views.speedup import speedup_blocks
 from repro.stats import get_field
 from repro.tasks.report_blocks import TASK_REPORT_BLOCKS
@@ -26,6 +28,8 @@ SECTION_VIEWS: tuple[View, ...] = (
     View("lr_finder", ("config",), lr_finder_blocks),
     View("extra", ("extra", "steps", "train_time_s"),
          lambda v: extra_blocks(v.out, v.sid, v.records, v.arms)),
+    View("optimizer_suite", ("curves", "steps", "extra", "status"), optimizer_suite_blocks,
+         wanted=lambda spec: optimizer_suite.reference_arm(spec) is not None),
     View("speedup", ("config", "throughput", "final", "extra"),
          lambda v: speedup_blocks(v.out, v.sid, v.records, v.arms, ["speedup"]), wanted=_asks_for("speedup")),
 )

@@ -283,6 +283,20 @@ def plain_convnet(num_classes: int, in_channels: int, width: int = 16, stages: i
     return _init(LayeredNet(groups))
 
 
+def mlp(num_classes: int, in_channels: int, hidden: list[int] = (256, 256), pool: int = 28) -> LayeredNet:
+    """A multilayer perceptron: the image average-pooled to pool x pool (identity for 28x28 Fashion-MNIST)
+    and flattened, then Linear-ReLU per `hidden` width, then a linear classifier. PyTorch's default
+    (Kaiming-uniform) init of nn.Linear, biases zero."""
+    groups: OrderedDict[str, nn.Module] = OrderedDict(
+        stem=nn.Sequential(nn.AdaptiveAvgPool2d(pool), nn.Flatten()))
+    width = in_channels * pool * pool
+    for i, h in enumerate(hidden):
+        groups[f"dense{i}"] = nn.Sequential(nn.Linear(width, h), nn.ReLU(inplace=True))
+        width = h
+    groups["head"] = nn.Linear(width, num_classes)
+    return _init(LayeredNet(groups))
+
+
 # ----------------------------------------------------------------------------- registry
 
 
@@ -293,6 +307,7 @@ MODELS: dict[str, Callable[..., LayeredNet]] = {
     "densenet_bc": densenet_bc,
     "vgg16": vgg16,
     "plain_convnet": plain_convnet,
+    "mlp": mlp,
 }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
 from repro.tasks.base import TaskSetup, classification_metrics
+from repro.tasks.holdout import holdout_indices
 from repro.tasks.image.data import load_dataset, steps_per_epoch, train_batches
 from repro.tasks.image.models import build_model
 from tricks.hooks import Predictor
@@ -23,6 +25,10 @@ def image_classification(cfg, seed: int, device: torch.device, data_root: Path,
                          data_generator: torch.Generator) -> TaskSetup:
     data_cfg = cfg.data.model_dump()
     data = _cached_dataset(json.dumps(data_cfg, sort_keys=True), str(data_root), str(device))
+    if cfg.holdout:   # tuning: train on the rest of the training set, evaluate on the held-out split
+        keep, held = (i.to(data.train_x.device) for i in holdout_indices(len(data.train_y), cfg.holdout))
+        data = replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep],
+                       test_x=data.train_x[held], test_y=data.train_y[held])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)   # same seed -> same init in every arm
         model = build_model(cfg.model.model_dump(), data.num_classes, data.in_channels).to(device)

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from repro.errors import UserError
 from repro.tasks.base import TaskSetup, classification_metrics
+from repro.tasks.holdout import holdout_indices
 from repro.tasks.text import corpus as C
 from repro.tasks.text.model import TEXT_MODELS, Recipe, TokenBatch
 
@@ -171,6 +172,10 @@ def text_classification_task(cfg, seed: int, device: torch.device, data_root: Pa
     data = _cached_data(json.dumps(cfg.data.model_dump(), sort_keys=True),
                         json.dumps(model_cfg, sort_keys=True), str(data_root))
     recipe = replace(data.recipe, weights=None) if from_scratch else data.recipe
+    if cfg.holdout:   # tuning: train on the rest of the training set, evaluate on the held-out split
+        keep, held = (i.tolist() for i in holdout_indices(len(data.train_ids), cfg.holdout))
+        data = replace(data, train_ids=[data.train_ids[i] for i in keep], train_y=data.train_y[keep],
+                       test_ids=[data.train_ids[i] for i in held], test_y=data.train_y[held])
     model = recipe.build(data.num_classes, seed).to(device)
     lengths = [len(ids) for ids in data.train_ids]
 

@@ -65,7 +65,7 @@ def test_views_are_registered_and_see_only_the_columns_they_declare(tmp_path):
     from repro.report.views.base import View
     from repro.report.views.registry import SECTION_VIEWS, task_blocks
 
-    assert [v.name for v in SECTION_VIEWS] == ["lr_finder", "extra", "speedup"]
+    assert [v.name for v in SECTION_VIEWS] == ["lr_finder", "extra", "optimizer_suite", "speedup"]
     seen = []
     view = View("probe", ("final",), lambda v: seen.append(sorted(v.records.columns)) or [("p", "x")])
     ok = pd.DataFrame([{"arm": "a", "seed": 0, "final": {}, "extra": {}, "config": {}}])

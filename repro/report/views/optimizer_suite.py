@@ -1,0 +1,126 @@
+"""View for specs whose claims use steps_to_target (the optimizer suite, repro/specs/optimizers.md).
+
+Per spec: a table of each arm's steps to the reference arm's final training loss (median over seeds) and
+its ratio to the reference, and the training-loss curves (mean over seeds) of every arm. Across all such
+specs of the profile: AlgoPerf-style performance profiles (Dolan & More 2002; Dahl et al. 2023, arXiv
+2306.07179): for each arm, the fraction of tasks on which its steps-to-target is within a factor tau of the
+best arm's on that task (a task an arm never reached, or has no data for, counts as never within).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from repro.files import write_atomic
+from repro.report.derived import derived_values, targets, train_curve
+from repro.report.format import fmt
+from repro.report.records import load_records
+from repro.stats import get_field
+
+PROFILE_PNG = "optimizer_suite_profile.png"
+TAUS = np.exp(np.linspace(0.0, math.log(16.0), 200))
+
+
+def reference_arm(spec) -> str | None:
+    for claim in get_field(spec, "claims") or []:
+        if get_field(claim, "metric") in ("steps_to_target", "steps_to_result"):
+            return get_field(claim, "baseline").partition("/")[0]
+    return None
+
+
+def steps_table(records: pd.DataFrame, reference: str) -> dict[str, float]:
+    """arm -> median over seeds of steps to the reference's final training loss (inf if never reached)."""
+    goal = targets(records, reference)
+    out: dict[str, list[float]] = {}
+    for _, row in records.iterrows():
+        values = derived_values(row, goal.get(int(row["seed"])))
+        if "steps_to_target" in values:
+            steps = math.inf if values["steps_to_target_censored"] else values["steps_to_target"]
+            out.setdefault(row["arm"], []).append(steps)
+    return {arm: float(np.median(v)) for arm, v in out.items()}
+
+
+def performance_profile(per_task: dict[str, dict[str, float]], arms: list[str]) -> dict[str, np.ndarray]:
+    """arm -> fraction of tasks with steps <= tau x the task's best, for each tau in TAUS."""
+    curves = {arm: np.zeros(len(TAUS)) for arm in arms}
+    for steps in per_task.values():
+        finite = [s for s in steps.values() if math.isfinite(s)]
+        if not finite:
+            continue
+        best = min(finite)
+        for arm in arms:
+            ratio = steps.get(arm, math.inf) / best
+            curves[arm] += (ratio <= TAUS).astype(float)
+    return {arm: c / max(1, len(per_task)) for arm, c in curves.items()}
+
+
+def _plot_profile(profiles: dict[str, np.ndarray], path: Path) -> None:
+    fig = Figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
+    for arm, frac in profiles.items():
+        ax.step(TAUS, frac, where="post", label=arm)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("tau (steps to target / best arm's)")
+    ax.set_ylabel("fraction of tasks")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
+
+
+def _plot_curves(ok: pd.DataFrame, arms: list[str], path: Path, title: str) -> None:
+    fig = Figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
+    for arm in arms:
+        rows = [train_curve(r) for _, r in ok[ok["arm"] == arm].iterrows()]
+        rows = [(c, s) for c, s in rows if c]
+        if not rows:
+            continue
+        n = min(len(c) for c, _ in rows)
+        mean = np.mean([c[:n] for c, _ in rows], axis=0)
+        ax.plot([(k + 1) * rows[0][1] for k in range(n)], mean, label=arm)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (epoch mean)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
+
+
+def optimizer_suite_blocks(view) -> list[tuple]:
+    reference = reference_arm(view.spec)
+    ok = view.records
+    if reference is None or ok.empty:
+        return []
+    steps = steps_table(ok, reference)
+    base = steps.get(reference, math.nan)
+    def show(x: float | None) -> str:
+        return "–" if x is None or math.isnan(x) else "never" if math.isinf(x) else fmt(x)
+
+    rows = [[arm, show(steps.get(arm)),
+             show(steps[arm] / base) if arm in steps and math.isfinite(base) and base > 0 else "–"]
+            for arm in view.arms]
+    curves = view.out / view.sid / "train_loss_curves.png"
+    _plot_curves(ok, view.arms, curves, f"{view.sid}: training loss")
+    blocks = [("h", 3, f"Steps to {reference}'s final training loss"),
+              ("table", ["arm", "median steps (inf: never)", f"ratio to {reference}"], rows),
+              ("img", "training loss curves", f"{view.sid}/{curves.name}")]
+    return blocks + _suite_blocks(view.out, view.arms)
+
+
+def _suite_blocks(out: Path, arms: list[str]) -> list[tuple]:
+    """The performance profile over every spec of this profile that has an optimizer-suite reference."""
+    records = load_records(out.parent, out.name)
+    per_task = {}
+    for sid, recs in records.groupby("spec"):
+        if str(sid).startswith("optimizers_") and (recs["arm"] == "adamw_tuned").any():
+            per_task[str(sid)] = steps_table(recs[recs["status"] == "ok"], "adamw_tuned")
+    if not per_task:
+        return []
+    _plot_profile(performance_profile(per_task, arms), out / PROFILE_PNG)
+    return [("p", f"Performance profile over the {len(per_task)} optimizer-suite task(s) with records."),
+            ("img", "performance profile", PROFILE_PNG)]

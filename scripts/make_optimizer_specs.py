@@ -1,0 +1,225 @@
+"""Write the optimizer-suite specs (repro/specs/optimizers_*.yaml): one task each, the same arms and claims.
+
+The arms and claims are written once here so the four files cannot drift apart; run it after editing:
+    python scripts/make_optimizer_specs.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+PAPER = {
+    "title": "VeLO: Training Versatile Learned Optimizers by Scaling Up",
+    "venue": "arXiv 2022",
+    "arxiv": "2211.09760",
+}
+GRID = [1.0e-4, 3.0e-4, 1.0e-3, 3.0e-3, 1.0e-2, 3.0e-2, 1.0e-1]  # 7 log-spaced values, half a decade apart
+FREE = ("schedulefree_adamw", "prodigy", "dadapt_adam", "velo")
+
+
+def arms(tune_metric: str) -> dict:
+    return {
+        "adamw_tuned": {
+            "optimizer": {"name": "adamw", "lr": 1.0e-3},
+            "schedule": {"name": "cosine"},
+            "tune": {"param": "optimizer.lr", "grid": GRID, "metric": tune_metric},
+        },
+        "adam_default": {"optimizer": {"name": "adam", "lr": 1.0e-3}},
+        "schedulefree_adamw": {"optimizer": {"name": "schedulefree_adamw", "lr": 2.5e-3}},
+        "prodigy": {"optimizer": {"name": "prodigy", "lr": 1.0}},
+        "dadapt_adam": {"optimizer": {"name": "dadapt_adam", "lr": 1.0}},
+        "velo": {"optimizer": {"name": "velo", "lr": 1.0}},
+    }
+
+
+def claims(margin: float, unit: str) -> list[dict]:
+    out = []
+    for opt in FREE:
+        common = {"treatment": opt, "baseline": "adamw_tuned", "better": "lower"}
+        out += [
+            {
+                "id": f"{opt}-final-loss",
+                "metric": "final_train_loss",
+                "kind": "noninferiority",
+                "margin": margin,
+                "text": f"{opt} without tuning ends no worse than LR-tuned AdamW in training loss "
+                f"(margin {margin} {unit})",
+                **common,
+            },
+            {
+                "id": f"{opt}-fewer-steps",
+                "metric": "steps_to_target",
+                "kind": "ratio",
+                "threshold": 1.0,
+                "text": f"{opt} reaches tuned AdamW's final training loss in fewer steps than AdamW",
+                **common,
+            },
+            {
+                "id": f"{opt}-less-compute",
+                "metric": "steps_to_result",
+                "kind": "ratio",
+                "threshold": 1.0,
+                "text": f"{opt} reaches that loss with fewer steps than AdamW's tuning grid plus its run",
+                **common,
+            },
+        ]
+    out.append(
+        {
+            "id": "velo-4x",
+            "metric": "steps_to_target",
+            "kind": "ratio",
+            "threshold": 0.25,
+            "treatment": "velo",
+            "baseline": "adamw_tuned",
+            "better": "lower",
+            "text": "VeLO needs a quarter of the steps tuned Adam needs (VeLO Fig. 1: ~4x on half the tasks)",
+            "published": {
+                "source": "VeLO Fig. 1 (VeLOdrome, median task about 4x)",
+                "velo": 0.25,
+                "adamw_tuned": 1.0,
+            },
+        }
+    )
+    return out
+
+
+def spec(
+    name: str, task: str, base: dict, tune_metric: str, margin: float, unit: str, profiles: dict
+) -> dict:
+    return {
+        "id": name,
+        "paper": PAPER,
+        "task": task,
+        "base": base,
+        "arms": arms(tune_metric),
+        "claims": claims(margin, unit),
+        "profiles": profiles,
+    }
+
+
+def image(name: str, model: dict, cpu_model: dict, smoke_model: dict) -> dict:
+    base = {
+        "model": model,
+        "data": {"name": "fashion_mnist"},
+        "optimizer": {"name": "adamw", "lr": 1.0e-3},
+        "batch_size": 128,
+        "epochs": 20,
+        "channels_last": False,
+    }
+    smoke_data = {
+        "name": "synthetic_images",
+        "train_size": 256,
+        "test_size": 64,
+        "image_size": 8,
+        "channels": 1,
+    }
+    profiles = {
+        "paper": {"seeds": 6, "base": {"data": {"name": "fashion_mnist", "subset": 60000}, "epochs": 20}},
+        "cpu": {
+            "seeds": 6,
+            "base": {
+                "model": cpu_model,
+                "epochs": 20,
+                "data": {"name": "fashion_mnist", "subset": 6400, "test_subset": 2000},
+            },
+            "arms": {"adamw_tuned": {"tune": {"epochs": 10}}},
+        },
+        "smoke": {
+            "seeds": 1,
+            "base": {"model": smoke_model, "data": smoke_data, "batch_size": 32, "epochs": 4},
+            "arms": {"adamw_tuned": {"tune": {"epochs": 1}}},
+        },
+    }
+    return spec(name, "image-classification", base, "test_nll", 0.05, "nats per example", profiles)
+
+
+SPECS = {
+    "optimizers_fmnist_mlp": image(
+        "optimizers_fmnist_mlp",
+        {"name": "mlp", "hidden": [256, 256]},
+        {"name": "mlp", "hidden": [256, 256]},
+        {"name": "mlp", "hidden": [32], "pool": 8},
+    ),
+    "optimizers_fmnist_cnn": image(
+        "optimizers_fmnist_cnn",
+        {"name": "plain_convnet", "width": 32},
+        {"name": "plain_convnet", "width": 16},
+        {"name": "plain_convnet", "width": 4, "stages": 2},
+    ),
+    "optimizers_bible_lm": spec(
+        "optimizers_bible_lm",
+        "language-model",
+        {
+            "model": {"name": "causal_transformer", "d_model": 256, "heads": 4, "layers": 4, "ff": 1024},
+            "data": {"name": "bible_en", "vocab_size": 8000, "context": 128},
+            "optimizer": {"name": "adamw", "lr": 1.0e-3},
+            "batch_size": 32,
+            "epochs": 20,
+        },
+        "valid_loss",
+        0.05,
+        "nats per token",
+        {
+            "paper": {"seeds": 6},
+            "cpu": {
+                "seeds": 6,
+                "base": {
+                    "model": {"d_model": 96, "heads": 4, "layers": 2, "ff": 384},
+                    "data": {"subset": 3000, "vocab_size": 2000, "context": 48, "valid_subset": 400},
+                    "epochs": 20,
+                },
+                "arms": {"adamw_tuned": {"tune": {"epochs": 10}}},
+            },
+            "smoke": {
+                "seeds": 1,
+                "base": {
+                    "model": {"d_model": 16, "heads": 2, "layers": 1, "ff": 32},
+                    "data": {"name": "synthetic_lm", "vocab_size": 100, "context": 16},
+                    "batch_size": 16,
+                    "epochs": 3,
+                },
+                "arms": {"adamw_tuned": {"tune": {"epochs": 1}}},
+            },
+        },
+    ),
+    "optimizers_textcls": spec(
+        "optimizers_textcls",
+        "text-classification",
+        {
+            "model": {"name": "tiny_bert", "vocab_size": 2000, "hidden": 64, "layers": 2},
+            "data": {"name": "wordnet_supersense", "max_len": 48},
+            "optimizer": {"name": "adamw", "lr": 1.0e-3},
+            "batch_size": 32,
+            "epochs": 20,
+        },
+        "test_nll",
+        0.05,
+        "nats per example",
+        {
+            "paper": {"seeds": 6},
+            "cpu": {
+                "seeds": 6,
+                "base": {"data": {"subset": 2000, "test_subset": 1000}},
+                "arms": {"adamw_tuned": {"tune": {"epochs": 10}}},
+            },
+            "smoke": {
+                "seeds": 1,
+                "base": {
+                    "model": {"vocab_size": 200, "hidden": 16, "layers": 1},
+                    "data": {"name": "synthetic_text", "subset": 128, "test_subset": 32, "max_len": 16},
+                    "batch_size": 16,
+                    "epochs": 3,
+                },
+                "arms": {"adamw_tuned": {"tune": {"epochs": 1}}},
+            },
+        },
+    ),
+}
+
+if __name__ == "__main__":
+    out = Path(__file__).resolve().parents[1] / "repro" / "specs"
+    for name, body in SPECS.items():
+        head = f"# generated by scripts/make_optimizer_specs.py (shared arms and claims); see {name}.md\n"
+        (out / f"{name}.yaml").write_text(head + yaml.safe_dump(body, sort_keys=False, width=110))

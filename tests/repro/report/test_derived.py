@@ -1,0 +1,62 @@
+"""Derived claim metrics (steps_to_target & co) and the suite's performance profile, on hand-made records
+whose answers are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from repro.report.derived import with_derived
+from repro.report.records import judge_claim
+from repro.report.views.optimizer_suite import TAUS, performance_profile, steps_table
+
+
+def _row(arm, seed, curve, status="ok", grid=None):
+    return {"arm": arm, "seed": seed, "status": status, "steps": 10 * len(curve), "final": {},
+            "curves": {"train_loss_all": curve}, "extra": {"tune_grid_steps": grid} if grid else {},
+            "throughput": None, "wall_time_s": None, "train_time_s": None}
+
+
+RECORDS = pd.DataFrame([
+    _row("base", 0, [3.0, 2.0, 1.0, 0.5], grid=280), _row("fast", 0, [2.0, 0.5, 0.4, 0.3]),
+    _row("slow", 0, [3.0, 2.9, 2.8, 2.7]),
+    _row("base", 1, [3.0, 1.0, 0.8, 0.6], grid=280), _row("fast", 1, [0.6, 0.5, 0.4, 0.3]),
+    _row("slow", 1, [0.0, 0.0, 0.0, 0.0], status="failed"),
+])
+
+
+def _claim(metric, treatment, kind="ratio"):
+    return {"id": "c", "text": "t", "metric": metric, "treatment": treatment, "baseline": "base",
+            "better": "lower", "kind": kind, "threshold": 1.0}
+
+
+def test_steps_to_target_per_seed_against_the_baseline_final_loss():
+    # seed 0: target 0.5 -> fast reaches it after epoch 2 (20 steps), base after epoch 4 (40 steps)
+    # seed 1: target 0.6 -> fast after epoch 1 (10 steps), base after epoch 4 (40 steps)
+    claim = _claim("steps_to_target", "fast")
+    v, table = judge_claim(with_derived(RECORDS, claim), claim)
+    assert table["treatment"].tolist() == [20.0, 10.0] and table["baseline"].tolist() == [40.0, 40.0]
+    assert math.isclose(v.estimate, math.sqrt(0.5 * 0.25))     # geometric mean of the ratios
+
+
+def test_never_reached_is_censored_at_budget_plus_one_epoch_and_result_adds_the_grid():
+    out = with_derived(RECORDS, _claim("steps_to_result", "slow"))
+    slow0 = out[(out["arm"] == "slow") & (out["seed"] == 0)].iloc[0]["extra"]
+    assert slow0["steps_to_target"] == 50.0 and slow0["steps_to_target_censored"]
+    base0 = out[(out["arm"] == "base") & (out["seed"] == 0)].iloc[0]["extra"]
+    assert base0["steps_to_result"] == 40.0 + 280 and base0["final_train_loss"] == 0.5
+    failed = out[(out["arm"] == "slow") & (out["seed"] == 1)].iloc[0]["extra"]
+    assert failed == {}                                         # failed runs get nothing derived
+
+
+def test_performance_profile_counts_tasks_within_tau_of_the_best():
+    per_task = {"a": {"x": 10.0, "y": 20.0}, "b": {"x": 40.0, "y": 10.0}, "c": {"x": math.inf, "y": 5.0}}
+    prof = performance_profile(per_task, ["x", "y"])
+    at = {tau: int(np.searchsorted(TAUS, tau * 1.05, side="right") - 1) for tau in (1.0, 2.0, 4.0)}
+    at[1.0] = 0                                                 # TAUS[0] == 1
+    # x: best on a (1/3 at tau=1), 4x on b, never on c; y: best on b and c, 2x on a
+    assert prof["x"][at[1.0]] == 1 / 3 and prof["x"][at[4.0]] == 2 / 3
+    assert prof["y"][at[1.0]] == 2 / 3 and prof["y"][at[2.0]] == 1.0
+    assert steps_table(RECORDS, "base") == {"base": 40.0, "fast": 15.0, "slow": math.inf}
