@@ -4,12 +4,13 @@ whose answers are worked out by hand in the comments."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from repro.report.derived import with_derived
-from repro.report.records import judge_claim
+from repro.report.verdicts import judge_spec
 from repro.report.views.optimizer_suite import TAUS, performance_profile, steps_table
 
 
@@ -36,7 +37,9 @@ def test_steps_to_target_per_seed_against_the_baseline_final_loss():
     # seed 0: target 0.5 -> fast reaches it after epoch 2 (20 steps), base after epoch 4 (40 steps)
     # seed 1: target 0.6 -> fast after epoch 1 (10 steps), base after epoch 4 (40 steps)
     claim = _claim("steps_to_target", "fast")
-    v, table = judge_claim(with_derived(RECORDS, claim), claim)
+    spec = SimpleNamespace(claims=[claim])
+    result = judge_spec(RECORDS, spec, "cpu")[0]        # judge_spec derives the metric itself
+    v, table = result.verdict, result.table
     assert table["treatment"].tolist() == [20.0, 10.0] and table["baseline"].tolist() == [40.0, 40.0]
     assert math.isclose(v.estimate, math.sqrt(0.5 * 0.25))     # geometric mean of the ratios
 
