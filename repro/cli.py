@@ -9,27 +9,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from repro.bench import command as bench
+from repro.bench import args as bench_args
 from repro.errors import UserError
-from repro.execute import torchrun
-from repro.execute.dispatch import EXECUTORS, run_jobs
-from repro.execute.ray_cluster import import_ray
-from repro.hardware import pick_device
-from repro.jobs.dry_run import dry_run, plan_markdown
-from repro.jobs.job import pending
-from repro.jobs.lr_search import apply_lr_finder
-from repro.jobs.needs import check_extras
-from repro.jobs.plan import plan
-from repro.jobs.run import is_rank0
-from repro.jobs.tune import apply_tuning
-from repro.report import ci, schedule_plot
-from repro.report.compare import compare, compare_markdown, load_side
-from repro.report.render import judge_all, write_report
+from repro.report import schedule_plot
+from repro.report.minutes import measured_minutes
 from repro.spec import SPEC_DIR, load_spec, spec_paths
-from repro.until_decided import run_until_decided
-from repro.until_decided import summary as until_decided_summary
 
-__all__ = ["SPEC_DIR", "build_parser", "main", "parse_seeds", "plan", "spec_paths"]
+# Imports of torch and what pulls it in (the tasks, torchmetrics, transformers, pandas, Ray) are inside the
+# commands that need them, the one place this project imports in functions: `repro --help` and
+# `repro list` must answer in well under 2 s (tests/repro/test_cli_fast.py checks no torch is imported).
+EXECUTORS = ("local", "ray")   # repro.execute.dispatch.EXECUTORS (a test keeps the two equal)
+
+__all__ = ["SPEC_DIR", "build_parser", "main", "parse_seeds", "spec_paths"]   # and plan, imported on use
+
+
+def __getattr__(name: str):
+    """`repro.cli.plan` (kept for callers) is imported on first use."""
+    if name == "plan":
+        from repro.jobs.plan import plan
+        return plan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def parse_seeds(text: str | None) -> list[int] | None:
     """'0,1,2' or '0-4' -> list of seeds."""
@@ -46,16 +46,26 @@ def parse_seeds(text: str | None) -> list[int] | None:
 
 
 def cmd_list(args) -> None:
+    """Specs as written, without the model/data/trick argument checks (those import torch; `repro run`
+    and `repro run --dry-run` make them before anything trains)."""
     for path in spec_paths([], True):
-        spec = load_spec(path)
+        spec = load_spec(path, check_registries=False)
+        minutes = measured_minutes(args.results_dir, spec.id)
         print(f"{path.stem}  ({spec.id}: {spec.paper.title}, arXiv {spec.paper.arxiv})")
         print(f"  arms:     {', '.join(spec.arms)}")
-        print(f"  profiles: {', '.join(f'{p} ({spec.seeds(p)} seeds)' for p in spec.profiles)}")
+        print(f"  profiles: {', '.join(_profile_line(spec, p, minutes.get(p)) for p in spec.profiles)}")
         for claim in spec.claims:
             print(f"  claim {claim.id}: {claim.text}")
 
 
+def _profile_line(spec, profile: str, minutes: float | None) -> str:
+    ran = "not run" if minutes is None else f"{minutes:.1f} job-min measured"
+    return f"{profile} ({spec.seeds(profile)} seeds, {ran})"
+
+
 def cmd_run(args) -> None:
+    from repro.execute import torchrun
+
     if torchrun.is_distributed():   # under torchrun: every job data-parallel on all ranks
         if args.jobs != 1:
             raise UserError("--jobs runs separate jobs side by side; under torchrun each job already "
@@ -70,6 +80,13 @@ def cmd_run(args) -> None:
 
 
 def _run(args) -> None:
+    from repro.execute.ray_cluster import import_ray
+    from repro.jobs.needs import check_extras
+    from repro.jobs.plan import plan
+    from repro.jobs.run import is_rank0
+    from repro.until_decided import run_until_decided
+    from repro.until_decided import summary as until_decided_summary
+
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
     if args.until_decided and args.seeds:
@@ -99,6 +116,11 @@ def _run(args) -> None:
 
 def _execute(specs: dict, jobs: list, args) -> list[dict]:
     """Train the jobs not finished yet; return the records of those that failed."""
+    from repro.execute.dispatch import run_jobs
+    from repro.jobs.job import pending
+    from repro.jobs.lr_search import apply_lr_finder
+    from repro.jobs.tune import apply_tuning
+
     jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
     jobs = apply_tuning(specs, jobs, args.results_dir, args.device, args.data_root)
     todo, done = pending(jobs, args.results_dir)
@@ -114,6 +136,9 @@ def _execute(specs: dict, jobs: list, args) -> list[dict]:
 
 
 def _dry_run(specs: dict, jobs: list, args) -> None:
+    from repro.hardware import pick_device
+    from repro.jobs.dry_run import dry_run, plan_markdown
+
     device = pick_device(args.device)
     seeds = {sid: len({j.seed for j in jobs if j.spec_id == sid}) for sid in specs}
     rows = dry_run(jobs, seeds, device, args.data_root)
@@ -130,12 +155,16 @@ def _all_specs(ran: dict | None = None) -> dict:
 
 
 def _report(results_dir: Path, profile: str, ran: dict | None = None, force: bool = False) -> None:
+    from repro.report.render import write_report
+
     path = write_report(results_dir, profile, _all_specs(ran), force=force)
     print(f"report: {path}")
 
 
 def cmd_report(args) -> None:
     """`repro report`: the report, then the CI outputs asked for."""
+    from repro.report import ci
+
     _report(args.results_dir, args.profile, force=args.force)
     out = args.results_dir / args.profile
     if args.junit:
@@ -149,6 +178,8 @@ def _check_fail_on(args, specs: dict) -> None:
     """`repro run --fail-on contradicted`: exit 1 with one line when a claim of the run has that verdict."""
     if not args.fail_on:
         return
+    from repro.report import ci
+
     bad = ci.claims_with(args.results_dir / args.profile, _split(args.fail_on), list(specs))
     if bad:
         print(f"error: {len(bad)} claim(s) ended {args.fail_on}: {', '.join(bad)}", file=sys.stderr)
@@ -157,6 +188,9 @@ def _check_fail_on(args, specs: dict) -> None:
 
 def cmd_compare(args) -> None:
     """`repro compare A B`: exit 1 when a claim's verdict flipped between the two result sets."""
+    from repro.report.compare import compare, compare_markdown, load_side
+    from repro.report.render import judge_all
+
     specs = _all_specs()
     sides = [load_side(p, args.profile, judge_all, specs) for p in (args.a, args.b)]
     rows = compare(*sides)
@@ -211,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      **_examples(*EXAMPLES["repro"]))
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="specs with their arms, claims and profiles",
-                   **_examples(*EXAMPLES["list"])).set_defaults(func=cmd_list)
+    lst = sub.add_parser("list", help="specs with their arms, claims, profiles and measured job-minutes",
+                         **_examples(*EXAMPLES["list"]))
+    lst.add_argument("--results-dir", type=Path, default=Path("results"),
+                     help="whose run records give the measured minutes (default: ./results)")
+    lst.set_defaults(func=cmd_list)
 
     run = sub.add_parser("run", help="train every (arm, seed) job of the specs, then write the report",
                          **_examples(*EXAMPLES["run"]))
@@ -261,8 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_parser = sub.add_parser("bench", help="speed: AMP throughput, baselines, regression check",
                                   **_examples(*EXAMPLES["bench"]))
-    bench.add_arguments(bench_parser)
-    bench_parser.set_defaults(func=bench.run)
+    bench_args.add_arguments(bench_parser)
+    bench_parser.set_defaults(func=_bench)
     return parser
 
 
@@ -286,6 +323,12 @@ def _compare_parser(sub) -> None:
     parser.add_argument("b", type=Path, help="results folder or verdicts.json (B)")
     parser.add_argument("--profile", default="cpu")
     parser.set_defaults(func=cmd_compare)
+
+
+def _bench(args) -> None:
+    from repro.bench import command
+
+    command.run(args)
 
 
 def _dirs(parser: argparse.ArgumentParser) -> None:

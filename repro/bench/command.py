@@ -27,61 +27,18 @@ from matplotlib.figure import Figure
 
 from repro.bench import amp_throughput as amp
 from repro.bench import lib
+from repro.bench.args import add_arguments
 from repro.bench.lib import checks_table
 from repro.errors import UserError
 from repro.files import write_json_atomic
-from repro.hardware import REPO, fingerprint, pick_device
+from repro.hardware import fingerprint, pick_device
 
-BASELINE_DIR = REPO / "benchmarks" / "baselines"
 SLOWDOWN_ENV = "REPRO_BENCH_SLOWDOWN"
 
 
-# ----------------------------------------------------------------------------- arguments
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `bench` subcommands, for repro.cli."""
-    sub = parser.add_subparsers(dest="bench_command", required=True)
-    amp = sub.add_parser("amp", help="throughput, memory and MFU of fp32 vs mixed precision")
-    _measure_args(amp)
-    _out_args(amp)
-    amp.set_defaults(bench_func=cmd_amp)
-    save = sub.add_parser("save-baseline", help="measure (or take --from) and store the baseline")
-    save.add_argument("--from", dest="from_record", type=Path, help="a record written by `repro bench amp`")
-    _measure_args(save)
-    _out_args(save)
-    save.set_defaults(bench_func=cmd_save_baseline)
-    cmp = sub.add_parser("compare", help="re-measure and fail when a speedup regressed beyond the noise")
-    cmp.add_argument("--baseline", type=Path, help="default: benchmarks/baselines/<fingerprint id>.json")
-    cmp.add_argument("--record", type=Path, help="compare this record instead of measuring again")
-    cmp.add_argument("--k", type=float, default=3.0, help="noise multiplier of the threshold (default 3)")
-    cmp.add_argument("--floor", type=float, default=0.05, help="smallest allowed drop (default 0.05 = 5%%)")
-    cmp.add_argument("--device", default="auto")
-    _out_args(cmp)
-    cmp.set_defaults(bench_func=cmd_compare)
-
-
-def _measure_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", default="cifar_resnet56,resnet50,transformer",
-                   help="comma-separated: cifar_resnet56, resnet50, transformer, tiny")
-    p.add_argument("--quick", action="store_true", help="small batches, few steps and rounds (CPU: ~1 min)")
-    p.add_argument("--compile", action="store_true", help="torch.compile every model")
-    p.add_argument("--no-channels-last", action="store_true", help="skip the channels_last variants")
-    p.add_argument("--steps", type=int, help="training steps per timed repeat")
-    p.add_argument("--repeats", type=int, help="interleaved rounds")
-    p.add_argument("--warmup", type=int, help="warm-up steps per variant")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-
-
-def _out_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out-dir", type=Path, default=Path("results/bench"),
-                   help="records, markdown summary and plot (default: results/bench)")
-    p.add_argument("--baselines-dir", type=Path, default=BASELINE_DIR, help=argparse.SUPPRESS)
-
-
 def run(args: argparse.Namespace) -> None:
-    """Entry point from repro.cli."""
-    args.bench_func(args)
+    """Entry point from repro.cli: the subcommand repro/bench/args.py parsed."""
+    COMMANDS[args.bench_command](args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,6 +117,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
         raise SystemExit(1)
     print(f"ok: {len(checks)} speedups within the noise of the baseline")
 
+
+COMMANDS = {"amp": cmd_amp, "save-baseline": cmd_save_baseline, "compare": cmd_compare}
 
 def _baseline_path(directory: Path, fingerprint_id: str) -> Path:
     path = directory / f"{fingerprint_id}.json"

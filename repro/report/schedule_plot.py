@@ -9,11 +9,13 @@ and with ScheduleWrapper(step_start=10,000, step_duration=2), warmup 8,000 (auto
 from __future__ import annotations
 
 from pathlib import Path
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from repro.files import write_atomic
 from tricks.schedules import opennmt_noam
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 OPENNMT_CURVES = [
     {"scale": 2.0},
@@ -24,6 +26,8 @@ OPENNMT_CURVES = [
 
 
 def opennmt_figure(model_dim: int = 768, warmup_steps: int = 8000, total_steps: int = 100_000) -> Figure:
+    from matplotlib.figure import Figure  # not at the top: `repro --help` builds this parser
+
     fig = Figure(figsize=(7, 4), dpi=100)
     ax = fig.add_subplot()
     steps = range(0, total_steps, 50)

@@ -62,6 +62,15 @@ TASK_REGISTRIES = {
         "dataset": ("repro.tasks.text", "TEXT_DATASETS", ("data_root", "device", "subset")),
     },
 }
+# (task, kind) -> (module, resolver, name forms): names from outside the registry ("timm/resnet18",
+# "hf/cifar10"); resolver(name) is the entry's callable, None when the name is not of its forms, or raises
+# LookupError (a one-line reason) when it is but names nothing
+EXTERNAL = {
+    ("image-classification", "model"): ("repro.tasks.image.external", "external_model",
+                                        ("timm/<name>", "torchvision/<name>")),
+    ("image-classification", "dataset"): ("repro.tasks.image.data", "hf_dataset", ("hf/<dataset>",)),
+    ("text-classification", "dataset"): ("repro.tasks.text.hf", "hf_dataset", ("hf/<dataset>",)),
+}
 DEFAULT_AUGMENTATIONS = ("pad_crop", "hflip")
 
 
@@ -206,10 +215,25 @@ def _unwrap(tp: Any) -> Any:
 def check_entry(kind: str, name: Any, kwargs: dict, loc: Loc, task: str | None = None) -> None:
     """A `{name: ..., **kwargs}` section: the name is in the `kind` registry (of `task`, see TASK_REGISTRIES)
     and kwargs fit its signature."""
-    reg = registry(kind, task)
-    check_choice(name, list(reg), kind, loc + ("name",))
+    fn = _external(kind, task, name, loc)
+    if fn is None:
+        reg = registry(kind, task)
+        forms = EXTERNAL.get((task, kind), (None, None, ()))[2]
+        check_choice(name, [*reg, *forms], kind, loc + ("name",))
+        fn = reg[name]
     skip = _source(kind, task)[2]
-    check_kwargs(reg[name], kwargs, skip, f"{kind} {name!r}", loc)
+    check_kwargs(fn, kwargs, skip, f"{kind} {name!r}", loc)
+
+
+def _external(kind: str, task: str | None, name: Any, loc: Loc) -> Callable | None:
+    """The callable of a name from outside the registry (see EXTERNAL), or None."""
+    if (task, kind) not in EXTERNAL or not isinstance(name, str) or "/" not in name:
+        return None
+    module, attr, _ = EXTERNAL[task, kind]
+    try:
+        return getattr(_import(module), attr)(name)
+    except LookupError as e:
+        raise Problem(loc + ("name",), name, str(e)) from None
 
 
 def check_run_config(cfg) -> None:

@@ -33,10 +33,13 @@ COMPARISON_KEYS = ("id", "paper", "task", "claims")  # what a profile may never 
 _SCALE_ONLY = "a profile may change scale, never the comparison"
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read, validate and resolve a spec file; any problem raises SpecError (one line, no traceback)."""
+def load_spec(path: str | Path, check_registries: bool = True) -> Spec:
+    """Read, validate and resolve a spec file; any problem raises SpecError (one line, no traceback).
+
+    check_registries=False leaves out the model / dataset / schedule / trick argument checks, which import
+    the registries and with them torch: for listing specs only (`repro list`), never before a run."""
     try:
-        return _load(Path(path), str(path))
+        return _load(Path(path), str(path), check_registries)
     except Problem as p:
         raise SpecError(format_problem(str(path), p)) from None
 
@@ -63,7 +66,7 @@ def deep_merge(*layers: dict) -> dict:
 # ---------------------------------------------------------------- loading
 
 
-def _load(path: Path, name: str) -> Spec:
+def _load(path: Path, name: str, check_registries: bool = True) -> Spec:
     data = _read_yaml(path)
     if not isinstance(data, dict):
         raise Problem("(top level)", data, f"a spec is a mapping with keys {', '.join(Spec.model_fields)}")
@@ -76,7 +79,8 @@ def _load(path: Path, name: str) -> Spec:
     spec._path = name
     _check_spec(spec)
     for profile in spec.profiles:
-        spec._configs[profile] = {arm: _run_config(spec, profile, arm) for arm in spec.arms}
+        spec._configs[profile] = {arm: _run_config(spec, profile, arm, registries=check_registries)
+                                  for arm in spec.arms}
     _check_predictors(spec)
     if spec.id != path.stem:      # one name per spec: CLI, results folders and report anchors use it
         raise Problem("id", spec.id, f"must equal the file name {path.stem!r} (the file name is the id)")
@@ -202,7 +206,7 @@ def _check_predictors(spec: Spec) -> None:
 # ---------------------------------------------------------------- merging and resolving
 
 
-def _run_config(spec: Spec, profile: str, arm: str, edit=None) -> RunConfig:
+def _run_config(spec: Spec, profile: str, arm: str, edit=None, registries: bool = True) -> RunConfig:
     layers = [
         (("base",), spec.base),
         (("profiles", profile, "base"), spec.profiles[profile].base),
@@ -219,7 +223,8 @@ def _run_config(spec: Spec, profile: str, arm: str, edit=None) -> RunConfig:
         cfg = validate(RunConfig, merged)
         if cfg.optimizer.nesterov and cfg.optimizer.momentum == 0:
             raise Problem(("optimizer", "nesterov"), True, "nesterov needs momentum > 0")
-        check_run_config(cfg)
+        if registries:
+            check_run_config(cfg)
         check_tune(cfg)
     except Problem as p:
         loc = _locate(p.loc, origin) if isinstance(p.loc, tuple) else p.loc

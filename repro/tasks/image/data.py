@@ -9,6 +9,7 @@ on the CPU from an explicit torch.Generator, so a seed gives the same batches on
 
 from __future__ import annotations
 
+import functools
 import gzip
 import inspect
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ import torchvision
 from torch import Tensor
 
 from repro.errors import UserError
+from repro.tasks.hf import dataset_id
+from repro.tasks.image.hf import hf_arrays
 
 AUGMENTATIONS = ("pad_crop", "hflip")
 PAD = 4  # pixels of zero padding before the random crop (He et al. 2016)
@@ -202,6 +205,24 @@ def synthetic_images(data_root: Path, device, subset: int | None = None, test_su
     return _assemble("synthetic_images", arrays, num_classes, device, subset, test_subset)
 
 
+def hf_images(dataset: str, data_root: Path, device, subset: int | None = None,
+              test_subset: int | None = None, image_column: str = "image", label_column: str = "label",
+              train_split: str = "train", test_split: str = "test",
+              image_size: int | None = None) -> ImageData:
+    """An image classification dataset of Hugging Face `datasets`, `data: {name: hf/<dataset>, ...}`
+    (repro/tasks/hf.py): the image and label columns and the splits named in the spec; images of different
+    sizes are resized to image_size x image_size."""
+    *arrays, k = hf_arrays(dataset, Path(data_root), image_column, label_column, train_split, test_split,
+                           image_size)
+    return _assemble(f"hf/{dataset}", tuple(arrays), k, device, subset, test_subset)
+
+
+def hf_dataset(name: object) -> Callable[..., ImageData] | None:
+    """The loader of `hf/<dataset>` (None for another name; LookupError for a bare `hf/`)."""
+    dataset = dataset_id(name)
+    return None if dataset is None else functools.partial(hf_images, dataset)
+
+
 DATASETS: dict[str, Callable[..., ImageData]] = {
     "fashion_mnist": fashion_mnist,
     "cifar10": cifar10,
@@ -216,10 +237,14 @@ def _loader_kwargs(cfg: dict) -> tuple[Callable[..., ImageData], dict, list[str]
     """Split a data config into its loader, the loader's keyword args and the augmentation list."""
     cfg = dict(cfg)
     name, augment = cfg.pop("name", None), list(cfg.pop("augment", None) or [])
-    if name not in DATASETS:
-        raise UserError(f"data.name: {name!r}: not a dataset; one of {', '.join(sorted(DATASETS))}")
+    try:
+        loader = hf_dataset(name) or DATASETS.get(name)
+    except LookupError as e:
+        raise UserError(f"data.name: {name!r}: {e}") from None
+    if loader is None:
+        known = ", ".join([*sorted(DATASETS), "hf/<dataset>"])
+        raise UserError(f"data.name: {name!r}: not a dataset; one of {known}")
     check_augment(augment)
-    loader = DATASETS[name]
     try:
         inspect.signature(loader).bind(None, None, **cfg)
     except TypeError as e:
@@ -240,6 +265,7 @@ def dataset_shape(cfg: dict) -> tuple[int, int, int]:
         bound = inspect.signature(loader).bind(None, None, **kwargs)
         bound.apply_defaults()
         return bound.arguments["num_classes"], bound.arguments["channels"], bound.arguments["image_size"]
+    _known_size(cfg["name"])
     return _SHAPES[cfg["name"]]
 
 
@@ -249,8 +275,15 @@ def train_size(cfg: dict) -> int:
     if loader is synthetic_images:
         full = kwargs.get("train_size", inspect.signature(loader).parameters["train_size"].default)
     else:
-        full = _TRAIN_SIZES[cfg["name"]]
+        full = _TRAIN_SIZES[_known_size(cfg["name"])]
     return min(full, kwargs.get("subset") or full)
+
+
+def _known_size(name: str) -> str:
+    if name not in _SHAPES:
+        raise UserError(f"data.name: {name}: its shapes are known once it is loaded; have it in --data-root "
+                        "(run once with internet)")
+    return name
 
 
 # ----------------------------------------------------------------------------- batches and augmentation

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from repro.errors import UserError
+from repro.tasks.image.external import FORMS, external_model
 
 
 class LayeredNet(nn.Sequential):
@@ -329,17 +330,21 @@ MODELS: dict[str, Callable[..., LayeredNet]] = {
 }
 
 
-def build_model(cfg: dict, num_classes: int, in_channels: int, seed: int | None = None) -> LayeredNet:
-    """Build the model a spec's `model:` section names: {"name", **builder kwargs}.
+def build_model(cfg: dict, num_classes: int, in_channels: int, seed: int | None = None) -> nn.Module:
+    """Build the model a spec's `model:` section names: {"name", **builder kwargs}; a name of MODELS, or
+    timm/<name> or torchvision/<name> (repro/tasks/image/external.py).
 
     With `seed`, the initial weights are drawn from a CPU RNG seeded with it, leaving torch's global RNG
     state as it was.
     """
     cfg = dict(cfg)
     name = cfg.pop("name", None)
-    if name not in MODELS:
-        raise UserError(f"model.name: {name!r}: not a model; one of {', '.join(sorted(MODELS))}")
-    builder = MODELS[name]
+    try:
+        builder = external_model(name) or MODELS.get(name)
+    except LookupError as e:
+        raise UserError(f"model.name: {name!r}: {e}") from None
+    if builder is None:
+        raise UserError(f"model.name: {name!r}: not a model; one of {', '.join([*sorted(MODELS), *FORMS])}")
     try:
         inspect.signature(builder).bind(num_classes, in_channels, **cfg)
     except TypeError as e:

@@ -2,8 +2,9 @@
 dynamic padding, and test error / NLL / ECE.
 
 Spec fields for this task:
-- `data: {name, subset, test_subset, max_len, ...}`: TEXT_DATASETS below; max_len truncates every text to
-  that many tokens (special tokens included).
+- `data: {name, subset, test_subset, max_len, ...}`: TEXT_DATASETS below, or hf/<dataset> with text_column
+  and label_column (repro/tasks/text/hf.py); max_len truncates every text to that many tokens (special
+  tokens included).
 - `model: {name: minilm_l6 | hf_encoder | tiny_bert, ...}`: repro.tasks.text.model.TEXT_MODELS.
 The model input x is a TokenBatch (ids, attention mask) padded to its longest text, y the class ids.
 """
@@ -22,6 +23,7 @@ from repro.errors import UserError
 from repro.tasks.base import TaskSetup, classification_metrics
 from repro.tasks.holdout import holdout_indices
 from repro.tasks.text import corpus as C
+from repro.tasks.text.hf import hf_dataset
 from repro.tasks.text.model import TEXT_MODELS, Recipe, TokenBatch
 
 SORT_CHUNK = 50        # batches per length-sorted chunk (fastai's SortishSampler uses 50 as well)
@@ -151,11 +153,16 @@ def _cached_data(data_key: str, model_key: str, data_root: str) -> TextData:
     name, model_name = data_cfg.pop("name"), model_cfg.pop("name")
     if data_cfg.pop("augment", None):
         raise UserError("data.augment: the text-classification task has no augmentations")
-    if name not in TEXT_DATASETS:
-        raise UserError(f"data.name: {name!r}: not a text dataset; one of {', '.join(TEXT_DATASETS)}")
+    try:
+        loader = hf_dataset(name) or TEXT_DATASETS.get(name)
+    except LookupError as e:
+        raise UserError(f"data.name: {name!r}: {e}") from None
+    if loader is None:
+        known = ", ".join([*TEXT_DATASETS, "hf/<dataset>"])
+        raise UserError(f"data.name: {name!r}: not a text dataset; one of {known}")
     if model_name not in TEXT_MODELS:
         raise UserError(f"model.name: {model_name!r}: not a text model; one of {', '.join(TEXT_MODELS)}")
-    corpus = TEXT_DATASETS[name](Path(data_root), **data_cfg)
+    corpus = loader(Path(data_root), **data_cfg)
     recipe = TEXT_MODELS[model_name](corpus.train_texts, **model_cfg)
     max_len = data_cfg.get("max_len", 128)
     return TextData(name, corpus.classes, tokenize(recipe.tokenizer, corpus.train_texts, max_len),
