@@ -169,6 +169,10 @@ def _check_spec(spec: Spec) -> None:
                 raise Problem(loc, arm, f"not an arm; {one_of('arms', spec.arms)}")
         if spec.lr_finder.start_lr >= spec.lr_finder.end_lr:
             raise Problem(("lr_finder", "end_lr"), spec.lr_finder.end_lr, "must be larger than start_lr")
+    for arm, base in spec.baselines.items():
+        for loc, name in ((("baselines", arm), arm), (("baselines", arm), base)):
+            if name not in spec.arms:
+                raise Problem(loc, name, f"not an arm; {one_of('arms', spec.arms)}")
     seen: set[str] = set()
     for i, claim in enumerate(spec.claims):
         if claim.id in seen:

@@ -213,6 +213,8 @@ class Spec(_Strict):
     lr_finder: LrFinderConfig | None = None
     paper_table: PaperTable | None = None
     regime: RegimeCheck = Field(default_factory=RegimeCheck)
+    # arm -> the arm report views compare it with (claims' treatment -> baseline pairs are added)
+    baselines: dict[Slug, Slug] = Field(default_factory=dict)
     _path: str = PrivateAttr("")
     _configs: dict[str, dict[str, RunConfig]] = PrivateAttr(default_factory=dict)
 

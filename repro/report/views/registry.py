@@ -31,7 +31,8 @@ SECTION_VIEWS: tuple[View, ...] = (
     View("optimizer_suite", ("curves", "steps", "extra", "status"), optimizer_suite_blocks,
          wanted=lambda spec: optimizer_suite.reference_arm(spec) is not None),
     View("speedup", ("config", "throughput", "final", "extra"),
-         lambda v: speedup_blocks(v.out, v.sid, v.records, v.arms, ["speedup"]), wanted=_asks_for("speedup")),
+         lambda v: speedup_blocks(v.out, v.sid, v.spec, v.records, v.arms, ["speedup"]),
+         wanted=_asks_for("speedup")),
 )
 
 

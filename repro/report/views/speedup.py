@@ -1,17 +1,17 @@
 """View (a spec's `plots: [speedup]`): each arm against its baseline, speed and accuracy (Pareto).
 
-Each arm against the baseline of its model, the arm with the same model and data and no tricks, on the
-same seed: measured training speedup r = throughput_arm / throughput_baseline (geometric mean over seeds,
-95% paired bootstrap interval, repro.stats), the speedup its FLOPs predict, 1 / (1 - s) with s any
+Each arm against its baseline as the spec declares it (claims' treatment -> baseline, then the spec's
+`baselines:`), on the same seed: measured training speedup r = throughput_arm / throughput_baseline
+(geometric mean over seeds, 95% paired bootstrap interval, repro.stats), the speedup its FLOPs predict, 1 / (1 - s) with s any
 `*estimated_saving_flops` extra (FreezeOut, arXiv 1706.04983), and the change in test error (mean paired
 difference with interval).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,23 +19,22 @@ import pandas as pd
 from repro.files import write_text_atomic
 from repro.report import plots
 from repro.report.format import fmt, model_label
-from repro.stats import bootstrap_interval
+from repro.stats import bootstrap_interval, get_field
 
 SAVING_SUFFIX = "estimated_saving_flops"
 
 
-def baselines(ok: pd.DataFrame, arms: list[str]) -> dict[str, str]:
-    """arm -> its baseline: the first arm (spec order) with the same model and data config and no tricks."""
-    configs = {a: ok.loc[ok["arm"] == a, "config"].iloc[0] for a in arms if (ok["arm"] == a).any()}
-
-    def key(cfg: dict) -> str:
-        return json.dumps([cfg.get("model"), cfg.get("data")], sort_keys=True)
-
-    plain = {}
-    for arm, cfg in configs.items():
-        if not cfg.get("tricks") and not cfg.get("ensemble"):
-            plain.setdefault(key(cfg), arm)
-    return {arm: plain[key(cfg)] for arm, cfg in configs.items() if key(cfg) in plain}
+def baselines(spec: Any, arms: list[str]) -> dict[str, str]:
+    """arm -> the arm it is compared with, from the spec: each claim's treatment -> baseline, then the
+    spec's `baselines:` (which wins); a baseline is its own reference. Arms named nowhere get no row."""
+    pairs = {get_field(c, "treatment").split("/")[0]: get_field(c, "baseline").split("/")[0]
+             for c in get_field(spec, "claims") or []}
+    declared = get_field(spec, "baselines") or {}
+    pairs.update(declared)
+    pairs.update({b: b for b in declared.values()})          # a declared baseline is its own reference
+    for b in set(pairs.values()):
+        pairs.setdefault(b, b)
+    return {a: pairs[a] for a in arms if a in pairs and pairs[a] in arms}
 
 
 def _by_seed(ok: pd.DataFrame, arm: str, column: str, key: str | None = None) -> dict[int, float]:
@@ -62,11 +61,14 @@ def _estimated_speedup(ok: pd.DataFrame, arm: str) -> float:
     return 1.0 / (1.0 - float(np.mean(savings))) if savings else 1.0
 
 
-def speedup_table(ok: pd.DataFrame, arms: list[str], metric: str = "test_error") -> pd.DataFrame:
+def speedup_table(ok: pd.DataFrame, pairs: dict[str, str], metric: str = "test_error") -> pd.DataFrame:
     """One row per arm that has a baseline: model, baseline, measured speedup [CI], FLOP-estimated
     speedup, metric mean and its paired change vs the baseline [CI], seeds paired."""
     rows = []
-    for arm, base in baselines(ok, arms).items():
+    present = set(ok["arm"])
+    for arm, base in pairs.items():
+        if arm not in present or base not in present:
+            continue
         t_thr, b_thr = _by_seed(ok, arm, "throughput"), _by_seed(ok, base, "throughput")
         t_m, b_m = _by_seed(ok, arm, "final", metric), _by_seed(ok, base, "final", metric)
         speed = (1.0, 1.0, 1.0) if arm == base else _paired(t_thr, b_thr, log=True)
@@ -81,10 +83,12 @@ def speedup_table(ok: pd.DataFrame, arms: list[str], metric: str = "test_error")
     return pd.DataFrame(rows)
 
 
-def speedup_blocks(out: Path, sid: str, ok: pd.DataFrame, arms: list[str], wanted: list[str]) -> list[tuple]:
+def speedup_blocks(out: Path, sid: str, spec: Any, ok: pd.DataFrame, arms: list[str],
+                   wanted: list[str]) -> list[tuple]:
     """The speed-accuracy view (a spec's `plots: [speedup]`): table + Pareto plot, repro/extras.py."""
 
-    table = speedup_table(ok, arms) if "speedup" in wanted and not ok.empty else pd.DataFrame()
+    wanted_here = "speedup" in wanted and not ok.empty
+    table = speedup_table(ok, baselines(spec, arms)) if wanted_here else pd.DataFrame()
     if table.empty:
         return []
     write_text_atomic(out / sid / "speedup.csv", table.to_csv(index=False, float_format="%.10g"))

@@ -2,6 +2,7 @@
 hand-made records."""
 
 import math
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -50,8 +51,12 @@ def test_speedup_table_pairs_each_arm_with_its_models_plain_arm():
         rec("lonely", 0, {"name": "densenet_bc"}, FREEZE),
     ])
     arms = ["r_base", "r_fo", "v_base", "v_fo", "lonely"]
-    assert baselines(ok, arms) == {"r_base": "r_base", "r_fo": "r_base", "v_base": "v_base", "v_fo": "v_base"}
-    table = speedup_table(ok, arms).set_index("arm")
+    # r_fo's baseline comes from its claim, v_fo's from the spec's `baselines:`; "lonely" is named nowhere
+    spec = SimpleNamespace(claims=[SimpleNamespace(treatment="r_fo/ema", baseline="r_base")],
+                           baselines={"v_fo": "v_base"})
+    pairs = baselines(spec, arms)
+    assert pairs == {"r_base": "r_base", "r_fo": "r_base", "v_base": "v_base", "v_fo": "v_base"}
+    table = speedup_table(ok, pairs).set_index("arm")
     fo = table.loc["r_fo"]
     assert fo["speedup"] == pytest.approx(math.sqrt(1.25 * 1.2))     # geometric mean of 125/100, 132/110
     assert fo["speedup_lo"] == pytest.approx(1.2) and fo["speedup_hi"] == pytest.approx(1.25)
