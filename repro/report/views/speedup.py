@@ -2,9 +2,9 @@
 
 Each arm against its baseline as the spec declares it (claims' treatment -> baseline, then the spec's
 `baselines:`), on the same seed: measured training speedup r = throughput_arm / throughput_baseline
-(geometric mean over seeds, 95% paired bootstrap interval, repro.stats), the speedup its FLOPs predict, 1 / (1 - s) with s any
-`*estimated_saving_flops` extra (FreezeOut, arXiv 1706.04983), and the change in test error (mean paired
-difference with interval).
+(geometric mean over seeds, 95% paired bootstrap interval, repro.stats), the speedup its FLOPs
+predict, 1 / (1 - s) with s any `*estimated_saving_flops` extra (FreezeOut, arXiv 1706.04983), and
+the change in test error (mean paired difference with interval).
 """
 
 from __future__ import annotations
