@@ -22,7 +22,7 @@ from tricks.smoothing import LabelSmoothing
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 SPEC = """
-id: mt-ls
+id: mt_ls
 paper: {title: Tiny MT with label smoothing, venue: test, arxiv: "0000.00000"}
 task: translation
 base:
@@ -53,7 +53,7 @@ def test_eps_zero_arm_trains_to_exactly_the_plain_arms_loss(spec, tmp_path):
     dirs = ["--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
             "--data-root", str(tmp_path / "data")]
     assert main(["run", str(spec), "--profile", "smoke", "--arms", "plain,ls0", "--no-report", *dirs]) == 0
-    plain, ls0 = (json.loads((tmp_path / f"res/runs/mt-ls/smoke/{arm}/seed0.json").read_text())
+    plain, ls0 = (json.loads((tmp_path / f"res/runs/mt_ls/smoke/{arm}/seed0.json").read_text())
                   for arm in ("plain", "ls0"))
     assert plain["status"] == ls0["status"] == "ok"
     assert ls0["curves"]["train_loss"] == plain["curves"]["train_loss"]      # exactly, every epoch
