@@ -291,7 +291,8 @@ def copy_config(**data):
 
 
 def test_a_model_trained_to_copy_scores_bleu_100(tmp_path):
-    cfg = copy_config()
+    # 20 epochs: at 12 one token of 50 sentences stays wrong on some CPUs (AVX2: BLEU 99.5)
+    cfg = copy_config().model_copy(update={"epochs": 20})
     gen = torch.Generator().manual_seed(0)
     setup = K.translation_task(cfg, 0, torch.device("cpu"), tmp_path, gen)
     loop = LoopConfig(epochs=cfg.epochs, steps_per_epoch=setup.steps_per_epoch, eval_every=cfg.epochs)
