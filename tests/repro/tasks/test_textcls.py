@@ -298,7 +298,8 @@ def run_loop(job: Job, on_step, tmp_path):
     setup, loop_cfg, lr_at, tricks, ctx = built.task, built.loop, built.lr_at, built.tricks, built.context
     loop_cfg = LoopConfig(**{**loop_cfg.__dict__, "eval_every": job.config.epochs})
     on_step(0, ctx, setup)   # before the first step
-    return train(setup.model, make_optimizer(job.config.optimizer), lr_at, setup.batches, setup.evaluate,
+    optimizer = make_optimizer(job.config.optimizer, loop_cfg.total_steps)
+    return train(setup.model, optimizer, lr_at, setup.batches, setup.evaluate,
                  loop_cfg, ctx, tricks, loss_fn=setup.loss_fn, on_step=lambda s: on_step(s, ctx, setup),
                  data_generator=built.data_generator), setup
 
@@ -349,7 +350,8 @@ def test_a_run_resumed_from_its_epoch_checkpoint_ends_identical(tmp_path, one_th
         def on_step(step):
             if kill and step == setup.steps_per_epoch + 1:
                 raise KeyboardInterrupt
-        train(setup.model, make_optimizer(job.config.optimizer), lr_at, setup.batches, setup.evaluate,
+        optimizer = make_optimizer(job.config.optimizer, loop_cfg.total_steps)
+        train(setup.model, optimizer, lr_at, setup.batches, setup.evaluate,
               loop_cfg, ctx, tricks, loss_fn=setup.loss_fn, checkpoint=ckpt, on_step=on_step,
               data_generator=data_gen)
         return setup.model.state_dict()
