@@ -36,6 +36,25 @@ def _bn_relu(c: int) -> list[nn.Module]:
     return [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
 
 
+class PointwiseShortcut(nn.Conv2d):
+    """The 1x1-conv projection shortcut, conv1x1(x, stride=s), computed as conv1x1(x[..., ::s, ::s]) on CPU.
+
+    Same parameters and the same function; on CPU it keeps off oneDNN's strided 1x1 weight-gradient kernel
+    (jit_1x1:avx2, torch 2.14.1 / oneDNN 3.12), which on AVX2-only CPUs writes past its buffers for a
+    channels_last fp32 input with 2-7 input channels: glibc "corrupted size vs. prev_size" and an abort
+    with one thread, wrong weight gradients or a hang with two (the smoke profiles' width-4 models).
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__(c_in, c_out, 1, stride=stride, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = self.stride[0]
+        if x.device.type != "cpu" or s == 1:
+            return super().forward(x)
+        return F.conv2d(x[..., ::s, ::s], self.weight)
+
+
 def _head(c: int, num_classes: int, pre: list[nn.Module] | None = None) -> nn.Sequential:
     """Optional pre-activation, global average pooling, the linear classifier."""
     return nn.Sequential(*(pre or []), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
@@ -119,8 +138,7 @@ class PreActBlock(nn.Module):
         super().__init__()
         self.bn1, self.conv1 = nn.BatchNorm2d(c_in), _conv3x3(c_in, c_out, stride)
         self.bn2, self.conv2 = nn.BatchNorm2d(c_out), _conv3x3(c_out, c_out)
-        self.shortcut = (nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False)
-                         if stride != 1 or c_in != c_out else None)
+        self.shortcut = PointwiseShortcut(c_in, c_out, stride) if stride != 1 or c_in != c_out else None
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(x))
@@ -161,7 +179,7 @@ class WideBlock(nn.Module):
         self.bn1, self.conv1 = nn.BatchNorm2d(c_in), _conv3x3(c_in, c_out, stride)
         self.bn2, self.conv2 = nn.BatchNorm2d(c_out), _conv3x3(c_out, c_out)
         self.dropout = dropout
-        self.shortcut = nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False) if c_in != c_out else None
+        self.shortcut = PointwiseShortcut(c_in, c_out, stride) if c_in != c_out else None
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.relu(self.bn1(x))

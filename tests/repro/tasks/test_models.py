@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from repro.errors import UserError
-from repro.tasks.image.models import MODELS, BasicBlock, build_model, cifar_resnet
+from repro.tasks.image.models import MODELS, BasicBlock, PointwiseShortcut, build_model, cifar_resnet
 
 SMALL = {  # fast configurations of every registered model
     "cifar_resnet": {"depth": 8},
@@ -159,3 +159,46 @@ def test_seeded_build_is_reproducible_and_leaves_global_rng_alone():
     c = build_model({"name": "cifar_resnet", "depth": 8}, 10, 3, seed=6)
     pa, pb, pc = (torch.cat([p.flatten() for p in m.parameters()]) for m in (a, b, c))
     assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+_STRIDED_1X1 = """
+import torch
+from repro.tasks.image.models import PointwiseShortcut
+torch.set_num_threads(1)
+torch.manual_seed(0)
+for c_in in (2, 4, 6):
+    shortcut = PointwiseShortcut(c_in, 8, 2)
+    ref = torch.nn.Conv2d(c_in, 8, 1, stride=2, bias=False)
+    ref.weight.data.copy_(shortcut.weight.data)
+    x = torch.randn(32, c_in, 16, 16)
+    ref(x).square().sum().backward()
+    shortcut.to(memory_format=torch.channels_last)
+    for _ in range(3):
+        shortcut.weight.grad = None
+        shortcut(x.contiguous(memory_format=torch.channels_last)).square().sum().backward()
+    torch.testing.assert_close(shortcut.weight.grad, ref.weight.grad, rtol=1e-5, atol=1e-3)
+"""
+
+
+def test_strided_pointwise_shortcut_channels_last_one_thread_backward():
+    """The width-4 smoke models' shortcut (1x1, stride 2, 4 -> 8 channels, channels_last, one thread) used to
+    corrupt the heap in oneDNN's kernel on AVX2 CPUs (PointwiseShortcut); in a child process, so that a
+    regression fails this test instead of aborting the suite."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[3])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+           "MALLOC_CHECK_": "3"}
+    done = subprocess.run([sys.executable, "-c", _STRIDED_1X1], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_pointwise_shortcut_equals_the_strided_conv():
+    shortcut = PointwiseShortcut(3, 5, 2)
+    x = torch.randn(2, 3, 9, 9)
+    torch.testing.assert_close(shortcut(x), nn.functional.conv2d(x, shortcut.weight, stride=2))
+    assert set(shortcut.state_dict()) == {"weight"}
