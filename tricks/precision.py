@@ -20,7 +20,8 @@ PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """'auto' -> fp16 on CUDA without bf16 support, bf16 on CUDA with it and on CPU."""
+    """'auto' -> fp16 on CUDA without bf16 support, bf16 on CUDA with it and on CPUs with native bf16,
+    fp32 on other CPUs."""
     if name not in PRECISIONS:
         raise ValueError(f"precision {name!r} is not one of {', '.join(PRECISIONS)}")
     if name == "fp16" and device.type != "cuda":
@@ -29,6 +30,8 @@ def resolve_precision(name: str, device: torch.device) -> str:
         return name
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         return "fp16"
+    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "fp32"   # no native bf16 (AVX2 only): bf16 autocast steps ran ~10x slower than fp32
     return "bf16"
 
 

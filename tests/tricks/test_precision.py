@@ -7,8 +7,9 @@ from tricks.precision import Precision, resolve_precision
 CPU = torch.device("cpu")
 
 
-def test_auto_is_bf16_on_cpu_and_fp16_refused_without_cuda():
-    assert resolve_precision("auto", CPU) == "bf16"
+def test_auto_is_bf16_on_cpu_with_native_bf16_and_fp16_refused_without_cuda():
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert resolve_precision("auto", CPU) == ("bf16" if native else "fp32")
     assert resolve_precision("fp32", CPU) == "fp32"
     with pytest.raises(ValueError, match="needs CUDA"):
         resolve_precision("fp16", CPU)
