@@ -332,30 +332,28 @@ def _test(v: Verdict, tv: np.ndarray, bv: np.ndarray, effect_of_interest: float 
 # ---------------------------------------------------------------- a family (one spec)
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p values (statsmodels); NaN entries stay NaN and are not counted."""
+def _adjusted(p_values: Sequence[float], method: str) -> list[float]:
+    """statsmodels' multipletests adjustment over the finite entries; NaN entries stay NaN, uncounted."""
     from statsmodels.stats.multitest import multipletests
 
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     if ok.sum() == 1:
-        out[ok] = p[ok]       # a family of one: Holm changes nothing
+        out[ok] = p[ok]       # a family of one: no adjustment changes it
     elif ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
+        out[ok] = multipletests(p[ok], method=method)[1]
     return out.tolist()
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p values (the decision within a spec)."""
+    return _adjusted(p_values, "holm")
 
 
 def bh_q(p_values: Sequence[float]) -> list[float]:
-    """Benjamini-Hochberg q values (statsmodels fdr_bh); NaN entries stay NaN."""
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="fdr_bh")[1]
-    return out.tolist()
+    """Benjamini-Hochberg q values (report-wide, shown only)."""
+    return _adjusted(p_values, "fdr_bh")
 
 
 def judge_family(items: Sequence[tuple], *, alpha: float = ALPHA, seed: int = 0) -> list[Verdict]:

@@ -12,6 +12,7 @@ import json
 
 import pytest
 import torch
+from tiny_spec import TRANSLATION_BASE, write_tiny_translation_spec
 
 from repro.cli import main
 from repro.jobs.build import build_training
@@ -21,32 +22,15 @@ from tricks.smoothing import LabelSmoothing
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
-SPEC = """
-id: mt_ls
-paper: {title: Tiny MT with label smoothing, venue: test, arxiv: "0000.00000"}
-task: translation
-base:
-  model: {name: transformer, d_model: 16, heads: 2, encoder_layers: 1, decoder_layers: 1, d_ff: 32}
-  data: {name: synthetic_copy, subset: 120, vocab_size: 48, valid_subset: 8, test_subset: 8}
-  optimizer: {name: adam, lr: 1.0, betas: [0.9, 0.98], eps: 1.0e-9}
-  schedule: {name: noam, model_dim: 16, warmup_steps: 10}
-  batch_size: 128
-  epochs: 2
-arms:
-  plain: {}
-  ls0: {tricks: [{name: label_smoothing, eps: 0.0}]}
-  ls: {tricks: [{name: label_smoothing, eps: 0.1}]}
-claims:
-  - {id: c, text: eps 0 is the plain arm, metric: bleu, treatment: ls0, baseline: plain, better: higher}
-profiles: {paper: {seeds: 1}, cpu: {seeds: 1}, smoke: {seeds: 1}}
-"""
+ARMS = {"plain": {}, "ls0": {"tricks": [{"name": "label_smoothing", "eps": 0.0}]},
+        "ls": {"tricks": [{"name": "label_smoothing", "eps": 0.1}]}}
 
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
     path = tmp_path_factory.mktemp("spec") / "mt_ls.yaml"
-    path.write_text(SPEC)
-    return path
+    return write_tiny_translation_spec(path, ARMS, "ls0", "plain", batch_size=128, epochs=2,
+                                       data={**TRANSLATION_BASE["data"], "subset": 120})
 
 
 def test_eps_zero_arm_trains_to_exactly_the_plain_arms_loss(spec, tmp_path):

@@ -19,3 +19,22 @@ def write_tiny_spec(path: Path, arms: dict, treatment: str, baseline: str, smoke
             "profiles": {"paper": {"seeds": 1}, "cpu": {"seeds": 1}, "smoke": {"seeds": smoke_seeds}}}
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+TRANSLATION_BASE = {
+    "model": {"name": "transformer", "d_model": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1,
+              "d_ff": 32},
+    "data": {"name": "synthetic_copy", "subset": 200, "vocab_size": 48, "valid_subset": 8, "test_subset": 8},
+    "optimizer": {"name": "adam", "lr": 1.0, "betas": [0.9, 0.98], "eps": 1.0e-9},
+    "schedule": {"name": "noam", "model_dim": 16, "warmup_steps": 10}, "batch_size": 256, "epochs": 1}
+
+
+def write_tiny_translation_spec(path: Path, arms: dict, treatment: str, baseline: str, **base) -> Path:
+    """A tiny translation spec (id = the file stem); `base` replaces top-level keys of TRANSLATION_BASE."""
+    spec = {"id": path.stem, "paper": {"title": "Tiny MT", "venue": "test", "arxiv": "0000.00000"},
+            "task": "translation", "base": {**TRANSLATION_BASE, **base}, "arms": arms,
+            "claims": [{"id": "c", "text": f"{treatment} vs {baseline}", "metric": "bleu",
+                        "treatment": treatment, "baseline": baseline, "better": "higher"}],
+            "profiles": {"paper": {"seeds": 1}, "cpu": {"seeds": 1}, "smoke": {"seeds": 1}}}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path

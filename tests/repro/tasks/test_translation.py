@@ -12,6 +12,7 @@ import shutil
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_spec import TRANSLATION_BASE, write_tiny_translation_spec
 
 from repro.cli import main
 from repro.errors import UserError
@@ -313,32 +314,21 @@ def test_a_model_trained_to_copy_scores_bleu_100(tmp_path):
     assert greedy == data.test_refs
 
 
-SPEC = """
-id: mt
-paper: {title: Tiny MT, venue: test, arxiv: "0000.00000"}
-task: translation
-base:
-  model: {name: transformer, d_model: 16, heads: 2, encoder_layers: 1, decoder_layers: 1, d_ff: 32}
-  data: {name: DATA, subset: 200, vocab_size: 48, valid_subset: 8, test_subset: 8}
-  optimizer: {name: adam, lr: 1.0, betas: [0.9, 0.98], eps: 1.0e-9}
-  schedule: {name: noam, model_dim: 16, warmup_steps: 10}
-  batch_size: 256
-  epochs: 1
-arms:
-  plain: {}
-  smooth: {tricks: [{name: label_smoothing, eps: 0.1}, {name: ema}]}
-claims:
-  - {id: c, text: smoothing helps, metric: bleu, treatment: smooth, baseline: plain, better: higher}
-profiles: {paper: {seeds: 1}, cpu: {seeds: 1}, smoke: {seeds: 1}}
-"""
+ARMS = {"plain": {}, "smooth": {"tricks": [{"name": "label_smoothing", "eps": 0.1}, {"name": "ema"}]}}
+
+
+def write_spec(path, data="synthetic_copy", **model):
+    return write_tiny_translation_spec(path, ARMS, "smooth", "plain",
+                                       data={**TRANSLATION_BASE["data"], "name": data},
+                                       model={**TRANSLATION_BASE["model"], **model})
 
 
 def test_spec_data_names_are_checked_against_the_translation_registry(tmp_path):
     path = tmp_path / "mt.yaml"
-    path.write_text(SPEC.replace("DATA", "bible_en_ex"))
+    write_spec(path, data="bible_en_ex")
     with pytest.raises(SpecError, match=r"data\.name: 'bible_en_ex': unknown dataset \(did you mean 'bible"):
         load_spec(path)
-    path.write_text(SPEC.replace("DATA", "synthetic_copy").replace("d_ff: 32", "d_ff: 32, depth: 3"))
+    write_spec(path, depth=3)
     with pytest.raises(SpecError, match=r"model\.depth: 'depth': unknown argument"):
         load_spec(path)
     load_spec("repro/specs/noam_transformer.yaml")
@@ -346,7 +336,7 @@ def test_spec_data_names_are_checked_against_the_translation_registry(tmp_path):
 
 def test_runner_trains_a_translation_spec_with_tricks(tmp_path):
     path = tmp_path / "mt.yaml"
-    path.write_text(SPEC.replace("DATA", "synthetic_copy"))
+    write_spec(path)
     dirs = ["--results-dir", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache"),
             "--data-root", str(tmp_path / "data")]
     assert main(["run", str(path), "--profile", "smoke", *dirs]) == 0
