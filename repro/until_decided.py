@@ -86,6 +86,8 @@ def run_until_decided(paths: list[Path], profile: str, arms: list[str] | None, s
                 jobs += plan([by_path[sid]], profile, needed, list(range(n)), sets)[1]
         if not jobs:
             break
+        print(f"look n = {n}: {len(jobs)} jobs for the claims still undecided in "
+              f"{sum(1 for ids in open_claims.values() if ids)} spec(s)", flush=True)
         execute(jobs)
         now_open = undecided_claims(results_dir, specs, profile, design)
         logs.append(LookLog(n, len(jobs),
