@@ -23,9 +23,11 @@ def _start(spec: Path, tmp_path: Path, *extra: str) -> subprocess.Popen:
            "--cache-dir", str(tmp_path / "cache"), *extra]
     path = f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
-    # a session of its own: SIGINT to its process group is what Ctrl-C in a terminal does
+    # a session of its own: SIGINT to its process group is what Ctrl-C in a terminal does; SIGINT back to
+    # its default, since a test run started in the background (CI, `cmd &`) passes it on ignored
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
 
 
 def _interrupt_after_first_checkpoint(proc: subprocess.Popen, cache: Path) -> tuple[int, str]:
