@@ -118,13 +118,13 @@ def image(name: str, model: dict, cpu_model: dict, smoke_model: dict) -> dict:
     profiles = {
         "paper": {"seeds": 6, "base": {"data": {"name": "fashion_mnist", "subset": 60000}, "epochs": 20}},
         "cpu": {
-            "seeds": 6,
+            "seeds": 8,
             "base": {
                 "model": cpu_model,
-                "epochs": 20,
-                "data": {"name": "fashion_mnist", "subset": 6400, "test_subset": 2000},
+                "epochs": 12,
+                "data": {"name": "fashion_mnist", "subset": 3200, "test_subset": 2000},
             },
-            "arms": {"adamw_tuned": {"tune": {"epochs": 10}}},
+            "arms": {"adamw_tuned": {"tune": {"epochs": 6}}},
         },
         "smoke": {
             "seeds": 1,
@@ -164,13 +164,13 @@ SPECS = {
         {
             "paper": {"seeds": 6},
             "cpu": {
-                "seeds": 6,
+                "seeds": 8,
                 "base": {
-                    "model": {"d_model": 96, "heads": 4, "layers": 2, "ff": 384},
-                    "data": {"subset": 3000, "vocab_size": 2000, "context": 48, "valid_subset": 400},
-                    "epochs": 20,
+                    "model": {"d_model": 64, "heads": 4, "layers": 2, "ff": 256},
+                    "data": {"subset": 1000, "vocab_size": 2000, "context": 32, "valid_subset": 400},
+                    "epochs": 10,
                 },
-                "arms": {"adamw_tuned": {"tune": {"epochs": 10}}},
+                "arms": {"adamw_tuned": {"tune": {"epochs": 5}}},
             },
             "smoke": {
                 "seeds": 1,
@@ -200,9 +200,9 @@ SPECS = {
         {
             "paper": {"seeds": 6},
             "cpu": {
-                "seeds": 6,
-                "base": {"data": {"subset": 2000, "test_subset": 1000}},
-                "arms": {"adamw_tuned": {"tune": {"epochs": 10}}},
+                "seeds": 8,
+                "base": {"data": {"subset": 1000, "test_subset": 1000}, "epochs": 12},
+                "arms": {"adamw_tuned": {"tune": {"epochs": 6}}},
             },
             "smoke": {
                 "seeds": 1,

@@ -31,6 +31,7 @@ from repro.jobs.job import Job
 from repro.spec import DataConfig
 from repro.tasks.image.data import dataset_shape, train_size
 from tricks.loop import train
+from tricks.optimizers import MissingDependency
 
 WARMUP_STEPS = 2
 TIMED_STEPS = 5
@@ -74,9 +75,12 @@ def probe(job: Job, device: torch.device, data_root: Path) -> dict:
             torch.cuda.synchronize(device)
         stamps.append(time.perf_counter())
     build_optimizer = make_optimizer(cfg.optimizer, built.loop.total_steps)
-    result = train(task.model, build_optimizer, built.lr_at, task.batches, no_eval, probe_cfg,
-                   built.context, built.tricks, loss_fn=task.loss_fn, data_generator=built.data_generator,
-                   count=task.count, on_step=on_step)
+    try:
+        result = train(task.model, build_optimizer, built.lr_at, task.batches, no_eval, probe_cfg,
+                       built.context, built.tricks, loss_fn=task.loss_fn, data_generator=built.data_generator,
+                       count=task.count, on_step=on_step)
+    except MissingDependency as err:   # the run would record this arm as "not run" and go on
+        return {**row, "status": f"not run: {err}"}
     row.update(step_times(stamps))
     row["status"] = result.status if result.status != "ok" else "ok"
     row["hours"] = total * row["s/step"] / 3600
