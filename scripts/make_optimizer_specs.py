@@ -94,6 +94,8 @@ def spec(
         "task": task,
         "base": base,
         "arms": arms(tune_metric),
+        # plateau: tuned AdamW's epoch-mean training loss falls by less than 0.02 nats over the last quarter
+        "regime": {"arm": "adamw_tuned", "metric": "train_loss", "threshold": 0.02},
         "claims": claims(margin, unit),
         "profiles": profiles,
     }
