@@ -393,11 +393,24 @@ def _why_not(v: Verdict) -> str:
     return f"{why}; {_needed(v)}"
 
 
+def signflip_floor(family_size: int, alpha: float) -> int:
+    """The fewest pairs at which the exact two-sided sign-flip test can pass Holm's first step over
+    `family_size` claims: its smallest p, 2 / 2^n (every difference on one side), must be below
+    alpha / family_size. One claim at 0.05 gives 6; 9 claims at 0.0241 give 10."""
+    n = 1
+    while 2.0 / 2**n * max(family_size, 1) >= alpha:
+        n += 1
+    return n
+
+
 def _needed(v: Verdict) -> str:
+    floor = signflip_floor(v.family_size, v.alpha) if math.isfinite(v.alpha) else 0
+    late = (f"; with {v.family_size} claims the exact sign-flip test cannot pass Holm before n = {floor}"
+            if floor > v.n else "")
     if not math.isfinite(v.seeds_needed):
-        return "no effect measured: more seeds would not decide it" if math.isfinite(v.d_z) else \
-            "too few seeds to estimate the noise"
-    return f"80% power needs ~{v.seeds_needed:.0f} paired seeds at the observed effect (d_z = {v.d_z:.2f})"
+        return ("no effect measured: more seeds would not decide it" if math.isfinite(v.d_z) else
+                "too few seeds to estimate the noise") + late
+    return f"80% power needs ~{v.seeds_needed:.0f} paired seeds at the observed effect (d_z = {v.d_z:.2f})" + late
 
 
 # ---------------------------------------------------------------- descriptive intervals (plots, tables)

@@ -11,7 +11,7 @@ import pandas as pd
 from repro.files import write_text_atomic
 from repro.report import plots
 from repro.report.format import fmt, pm, to_markdown
-from repro.stats import NO_DATA, Verdict
+from repro.stats import CONTRADICTED, NO_DATA, REPRODUCED, Verdict
 
 BADGES = {"reproduced": "🟢", "contradicted": "🔴", "inconclusive": "🟡", "no data": "⚪", "not judged": "⚪"}
 
@@ -91,7 +91,8 @@ def claim_files(out: Path, spec_id: str, v: Verdict, table: pd.DataFrame, colour
 
 
 def claim_summary(v: Verdict) -> list[tuple]:
-    look = f" (decided at look n = {v.look})" if v.look is not None else ""
+    settled = v.verdict in (REPRODUCED, CONTRADICTED)
+    look = "" if v.look is None else f" ({'decided at' if settled else 'last'} look n = {v.look})"
     items = [f"verdict: {v.verdict}{look}: {v.reason}", f"rule: {_rule(v)}", f"published: {_published(v)}",
              f"measured: {v.treatment} {mean_std_of(v, 'treatment')}"
              f" vs {v.baseline} {mean_std_of(v, 'baseline')}",

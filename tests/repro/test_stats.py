@@ -21,6 +21,7 @@ from repro.stats import (
     judge_family,
     mean_interval,
     seeds_for_power,
+    signflip_floor,
     signflip_test,
     t_power,
 )
@@ -110,6 +111,23 @@ def test_family_decides_on_holm_adjusted_p():
     two = judge_family([(claim(cid="a"), t, b, None), (claim(cid="b"), t, b, None)])
     assert all(v.p_holm == pytest.approx(2 * alone.p) and v.family_size == 2 for v in two)
     assert all(v.verdict == INCONCLUSIVE and "Holm over 2 claims" in v.reason for v in two)
+
+
+@pytest.mark.parametrize(("family", "alpha"), [(1, 0.05), (2, 0.0241), (9, 0.0241), (13, 0.0241)])
+def test_signflip_floor_is_where_scipys_exact_test_first_passes_holm(family, alpha):
+    def smallest_p(n):      # every difference on one side: the most extreme of the 2^n sign patterns
+        return sps.permutation_test((np.ones(n),), np.mean, permutation_type="samples",
+                                    alternative="two-sided").pvalue
+    floor = signflip_floor(family, alpha)
+    assert smallest_p(floor) * family < alpha <= smallest_p(floor - 1) * family
+    assert signflip_floor(1, 0.05) == MIN_PAIRS          # the protocol's floor of 6 pairs is this bound
+
+
+def test_a_family_too_large_for_its_pairs_says_when_the_sign_flip_test_can_pass():
+    t, b = by_seed(*(10 + D8)), by_seed(*[10.0] * 8)
+    nine = judge_family([(claim(cid=str(i)), t, b, None) for i in range(9)], alpha=0.0241)
+    assert all(v.verdict == INCONCLUSIVE for v in nine)
+    assert "with 9 claims the exact sign-flip test cannot pass Holm before n = 10" in nine[0].reason
 
 
 def test_power_matches_noncentral_t():
