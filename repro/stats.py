@@ -410,7 +410,8 @@ def _needed(v: Verdict) -> str:
     if not math.isfinite(v.seeds_needed):
         return ("no effect measured: more seeds would not decide it" if math.isfinite(v.d_z) else
                 "too few seeds to estimate the noise") + late
-    return f"80% power needs ~{v.seeds_needed:.0f} paired seeds at the observed effect (d_z = {v.d_z:.2f})" + late
+    power = f"80% power needs ~{v.seeds_needed:.0f} paired seeds at the observed effect (d_z = {v.d_z:.2f})"
+    return power + late
 
 
 # ---------------------------------------------------------------- descriptive intervals (plots, tables)
