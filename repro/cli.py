@@ -60,7 +60,8 @@ def cmd_list(args) -> None:
 
 def _profile_line(spec, profile: str, minutes: float | None) -> str:
     ran = "not run" if minutes is None else f"{minutes:.1f} job-min measured"
-    return f"{profile} ({spec.seeds(profile)} seeds, {ran})"
+    seeds = spec.seeds(profile)
+    return f"{profile} ({seeds} seed{'s' if seeds != 1 else ''}, {ran})"
 
 
 def cmd_run(args) -> None:
