@@ -7,7 +7,11 @@
   first epoch at which it reaches its own final loss (at most its budget). A run that never reaches the
   target is censored at its budget plus one epoch, and noted (`steps_to_target_censored`).
 - steps_to_result: steps_to_target plus the steps of the run's tuning grid (extra.tune_grid_steps, 0 for
-  an arm without `tune:`): the compute to a result, counting the search for the hyperparameter.
+  an arm without `tune:`): the compute to a result, counting the search for the hyperparameter. A run
+  that never reaches the target has no result of its own: its user falls back on the baseline, so it
+  costs its whole budget and grid plus the baseline's steps_to_result on that seed (without this, the
+  censored count, a lower bound, would look cheaper than the baseline's grid and pass a "less compute"
+  claim for an optimizer that never got there).
 
 with_derived(records, claim) adds them to `extra` of every ok record (the others are left as they are), so
 judge_claim (repro/report/records.py) reads them as it reads any recorded number: a ratio claim on
@@ -43,7 +47,8 @@ def steps_to(curve: list[float], per_epoch: float, target: float) -> tuple[float
     return (len(curve) + 1) * per_epoch, True
 
 
-def derived_values(row, target: float | None) -> dict:
+def derived_values(row, target: float | None, fallback: float = math.nan) -> dict:
+    """The derived metrics of one record; `fallback` is the baseline's steps_to_result on its seed."""
     curve, per_epoch = train_curve(row)
     if not curve:
         return {}
@@ -51,7 +56,8 @@ def derived_values(row, target: float | None) -> dict:
     if target is not None and math.isfinite(target):
         steps, censored = steps_to(curve, per_epoch, target)
         grid = float((row["extra"] or {}).get("tune_grid_steps") or 0.0)
-        out.update(steps_to_target=steps, steps_to_target_censored=censored, steps_to_result=steps + grid)
+        result = len(curve) * per_epoch + grid + fallback if censored else steps + grid
+        out.update(steps_to_target=steps, steps_to_target_censored=censored, steps_to_result=result)
     return out
 
 
@@ -72,7 +78,14 @@ def with_derived(records: pd.DataFrame, claim: Any) -> pd.DataFrame:
         return records
     reference = get_field(claim, "baseline").partition("/")[0]
     goal = targets(records, reference)
+    ref = records[(records["arm"] == reference) & (records["status"] == "ok")]
+    fallback = {int(r["seed"]): derived_values(r, goal.get(int(r["seed"]))).get("steps_to_result", math.nan)
+                for _, r in ref.iterrows()}
+
+    def derived(row) -> dict:
+        seed = int(row["seed"])
+        return derived_values(row, goal.get(seed), fallback.get(seed, math.nan))
     out = records.copy()
-    out["extra"] = [{**(row["extra"] or {}), **derived_values(row, goal.get(int(row["seed"])))}
-                    if row["status"] == "ok" else row["extra"] for _, row in records.iterrows()]
+    out["extra"] = [{**(row["extra"] or {}), **derived(row)} if row["status"] == "ok" else row["extra"]
+                    for _, row in records.iterrows()]
     return out

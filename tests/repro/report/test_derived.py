@@ -50,6 +50,8 @@ def test_never_reached_is_censored_at_budget_plus_one_epoch_and_result_adds_the_
     assert slow0["steps_to_target"] == 50.0 and slow0["steps_to_target_censored"]
     base0 = out[(out["arm"] == "base") & (out["seed"] == 0)].iloc[0]["extra"]
     assert base0["steps_to_result"] == 40.0 + 280 and base0["final_train_loss"] == 0.5
+    # slow never got a result: its 40-step budget is spent, then the baseline's grid and run (320)
+    assert slow0["steps_to_result"] == 40.0 + 320.0
     failed = out[(out["arm"] == "slow") & (out["seed"] == 1)].iloc[0]["extra"]
     assert failed == {}                                         # failed runs get nothing derived
 
