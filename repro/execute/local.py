@@ -79,7 +79,13 @@ def _run_parallel(jobs, results_dir, cache_dir, device_name, data_root, n_jobs) 
     records = []
     with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(devices, threads)) as pool:
-        futures = [pool.submit(_work, j, results_dir, cache_dir, data_root) for j in jobs]
+        # workers are spawned by submit(): with SIGINT ignored meanwhile, they start with it ignored (an
+        # ignored signal survives exec), so a Ctrl-C while they still import prints no traceback
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            futures = [pool.submit(_work, j, results_dir, cache_dir, data_root) for j in jobs]
+        finally:
+            signal.signal(signal.SIGINT, handler)
         try:
             for fut in tqdm(as_completed(futures), total=len(futures), desc="jobs", unit="job"):
                 records.append(fut.result())
