@@ -109,12 +109,15 @@ def optimizer_suite_blocks(view) -> list[tuple]:
     blocks = [("h", 3, f"Steps to {reference}'s final training loss"),
               ("table", ["arm", "median steps (inf: never)", f"ratio to {reference}"], rows),
               ("img", "training loss curves", f"{view.sid}/{curves.name}")]
-    return blocks + _suite_blocks(view.out, view.arms)
+    return blocks + _suite_blocks(view.out, view.arms, str(ok["profile"].iloc[0]))
 
 
-def _suite_blocks(out: Path, arms: list[str]) -> list[tuple]:
-    """The performance profile over every spec of this profile that has an optimizer-suite reference."""
-    records = load_records(out.parent, out.name)
+def _suite_blocks(out: Path, arms: list[str], profile: str) -> list[tuple]:
+    """The performance profile over every spec of this profile that has an optimizer-suite reference.
+
+    `out` is the folder the report is being built in, beside the results' runs/ (repro/report/publish.py
+    builds in a temporary folder, so its name is not the profile's)."""
+    records = load_records(out.parent, profile)
     per_task = {}
     for sid, recs in records.groupby("spec"):
         if str(sid).startswith("optimizers_") and (recs["arm"] == "adamw_tuned").any():

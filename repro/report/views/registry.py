@@ -28,7 +28,7 @@ SECTION_VIEWS: tuple[View, ...] = (
     View("lr_finder", ("config",), lr_finder_blocks),
     View("extra", ("extra", "steps", "train_time_s"),
          lambda v: extra_blocks(v.out, v.sid, v.records, v.arms)),
-    View("optimizer_suite", ("curves", "steps", "extra", "status"), optimizer_suite_blocks,
+    View("optimizer_suite", ("profile", "curves", "steps", "extra", "status"), optimizer_suite_blocks,
          wanted=lambda spec: optimizer_suite.reference_arm(spec) is not None),
     View("speedup", ("config", "throughput", "final", "extra"),
          lambda v: speedup_blocks(v.out, v.sid, v.spec, v.records, v.arms, ["speedup"]),
