@@ -29,7 +29,14 @@ PYLO_INSTALL = "pip install git+https://github.com/Belilovsky-Lab/pylo"
 
 
 class MissingDependency(RuntimeError):
-    """An optional optimizer whose package (or its downloaded weights) is not available on this machine."""
+    """An optional optimizer whose package (or its downloaded weights) is not available on this machine.
+
+    `package` is the module whose absence caused it (None when the package is there but its weights are not),
+    so a runner can skip the job until that module becomes importable."""
+
+    def __init__(self, message: str, package: str | None = None):
+        super().__init__(message)
+        self.package = package
 
 
 def set_mode(optimizer, training: bool) -> None:
@@ -109,7 +116,7 @@ def velo(groups, *, lr, betas, eps, weight_decay, momentum, nesterov, total_step
         from pylo.optim import VeLO
     except ImportError:
         raise MissingDependency(f"{where}: PyLO is not installed: {PYLO_INSTALL} (its VeLO weights then "
-                                f"download from the Hugging Face hub on first use)") from None
+                                f"download from the Hugging Face hub on first use)", package="pylo") from None
 
     class LossFedVeLO(VeLO):
         """PyLO's VeLO steps with the loss (step(loss)); the loop hands it over via observe_loss."""

@@ -1,10 +1,12 @@
 """A job is (spec, profile, arm, seed) with its resolved run config; where its record and checkpoint live.
 
-A finished job (record with status ok/diverged and the same config hash) is skipped on the next run.
+A finished job (record with status ok/diverged and the same config hash) is skipped on the next run, and so
+is a job that could not run for a missing package (VeLO's PyLO offline) while that package is still missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +49,14 @@ def is_finished(results_dir: Path, job: Job) -> bool:
         record = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False
-    return record.get("status") in FINISHED and record.get("config_hash") == config_hash(job.config)
+    if record.get("config_hash") != config_hash(job.config):
+        return False
+    return record.get("status") in FINISHED or still_missing(record.get("missing_package"))
+
+
+def still_missing(package: str | None) -> bool:
+    """True when a record names a package that is still not importable here (a rerun would fail the same)."""
+    return package is not None and importlib.util.find_spec(package) is None
 
 
 def pending(jobs: list[Job], results_dir: Path) -> tuple[list[Job], list[Job]]:

@@ -54,7 +54,7 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     except (KeyboardInterrupt, SystemExit):
         raise
     except MissingDependency as err:   # an optional optimizer this machine cannot have (VeLO offline)
-        record.update(status="failed", reason=str(err), missing_dependency=True)
+        record.update(status="failed", reason=str(err), missing_dependency=True, missing_package=err.package)
     except Exception as err:  # one failing job must not stop the others; the record says why
         record.update(status="failed", reason=f"{type(err).__name__}: {err}",
                       traceback=traceback.format_exc(limit=8))

@@ -1,11 +1,13 @@
 """End to end through the `repro` command: records, skipping, resume after SIGKILL, divergence."""
 
+import importlib.machinery
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,27 @@ def test_a_diverging_arm_is_recorded_and_the_others_go_on(tmp_path):
     boom = record(tmp_path, "boom")
     assert boom["status"] == "diverged" and "at step" in boom["reason"]
     assert record(tmp_path, "plain")["status"] == "ok"
+
+
+def test_a_job_missing_its_package_is_not_retried_until_the_package_is_there(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pylo", None)              # as on a machine without PyLO
+    spec = tmp_path / "tiny.yaml"
+    velo_arm = "{optimizer: {name: velo, lr: 1.0}}"
+    spec.write_text(TINY.replace("EPOCHS", "1").replace("{optimizer: {lr: LR}}", velo_arm))
+    args = ["run", str(spec), "--profile", "smoke", "--arms", "boom", "--no-report", *repro(tmp_path)]
+    assert main(args) == 0
+    velo = record(tmp_path, "boom")
+    assert velo["status"] == "failed" and velo["missing_dependency"] and velo["missing_package"] == "pylo"
+    path = tmp_path / "results/runs/tiny/smoke/boom/seed0.json"
+    mtime = path.stat().st_mtime
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "1 already finished, 0 to run" in capsys.readouterr().out and path.stat().st_mtime == mtime
+    monkeypatch.setitem(sys.modules, "pylo", types.ModuleType("pylo"))   # installed since: run it again
+    monkeypatch.setattr(sys.modules["pylo"], "__spec__", importlib.machinery.ModuleSpec("pylo", None))
+    capsys.readouterr()
+    main(args)                            # the stand-in has no pylo.optim: it fails again, but it was tried
+    assert "0 already finished, 1 to run" in capsys.readouterr().out
 
 
 def _cli(tmp_path, spec, out, **popen):
