@@ -90,9 +90,8 @@ def run_until_decided(paths: list[Path], profile: str, arms: list[str] | None, s
               f"{sum(1 for ids in open_claims.values() if ids)} spec(s)", flush=True)
         execute(jobs)
         now_open = undecided_claims(results_dir, specs, profile, design)
-        logs.append(LookLog(n, len(jobs),
-                            decided={s: sorted(set(open_claims[s]) - set(now_open[s])) for s in specs},
-                            undecided=now_open))
+        decided = {s: sorted(set(ids) - set(now_open[s])) for s, ids in open_claims.items()}
+        logs.append(LookLog(n, len(jobs), decided=decided, undecided=now_open))
         open_claims = {s: ids for s, ids in now_open.items() if ids}
     return logs
 

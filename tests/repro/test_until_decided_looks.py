@@ -1,0 +1,22 @@
+"""The look loop of `--until-decided` with a scripted judge: which jobs each look runs, what it logs."""
+
+from tiny_spec import write_tiny_spec
+
+from repro import until_decided
+
+ARMS = {"plain": {}, "other": {"optimizer": {"lr": 0.01}}}
+
+
+def test_a_spec_decided_at_the_first_look_gets_no_jobs_and_the_others_go_on(tmp_path, monkeypatch):
+    paths = [write_tiny_spec(tmp_path / f"{sid}.yaml", ARMS, "other", "plain") for sid in ("early", "late")]
+    # judged after each look: "early" decides its claim at n = 8, "late" never does
+    monkeypatch.setattr(until_decided, "undecided_claims",
+                        lambda results_dir, specs, profile, design: {"early": [], "late": ["c"]})
+    looks = []
+    def execute(jobs):
+        looks.append(sorted({j.spec_id for j in jobs}))
+    logs = until_decided.run_until_decided(paths, "cpu", None, None, 12, tmp_path / "results", execute)
+    assert looks == [["early", "late"], ["late"]]
+    assert [(log.n, log.jobs) for log in logs] == [(8, 32), (12, 24)]     # 2 arms x n seeds per open spec
+    assert logs[0].decided == {"early": ["c"], "late": []}
+    assert logs[1].decided == {"late": []} and logs[1].undecided == {"early": [], "late": ["c"]}
