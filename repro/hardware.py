@@ -65,12 +65,17 @@ def fingerprint_id(info: dict) -> str:
     return f"{slug[:40]}-{info['threads']}t-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
 
 
+# the code a record was made with: everything but results/, where a long run writes (and so changes
+# committed) records while it goes on; those changes are data, not a "-dirty" commit
+CODE = ("--", ".", ":(exclude)results")
+
+
 @cache
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
                              timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", *CODE], cwd=REPO,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -87,7 +92,7 @@ def git_diff() -> tuple[str | None, str | None]:
     (None, None) for a clean tree or outside a checkout.
     """
     try:
-        out = subprocess.run(["git", "diff", "HEAD", "--no-color", "--no-ext-diff"], cwd=REPO,
+        out = subprocess.run(["git", "diff", "HEAD", "--no-color", "--no-ext-diff", *CODE], cwd=REPO,
                              capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 
 import pytest
 
@@ -38,3 +39,28 @@ def test_uncommitted_diff_is_hashed_and_kept_when_small(monkeypatch):
         assert patch is None                     # a clean checkout: nothing to trace
     else:
         assert len(sha) == 64 and (patch is None or len(patch.encode()) < hardware.PATCH_LIMIT)
+
+
+def _forget_git():
+    hardware.git_diff.cache_clear()
+    hardware.git_commit.cache_clear()
+
+
+def test_records_written_during_a_run_do_not_make_the_commit_dirty(tmp_path, monkeypatch):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "seed0.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    monkeypatch.setattr(hardware, "REPO", tmp_path)
+    _forget_git()
+    (tmp_path / "results" / "seed0.json").write_text('{"status": "ok"}')   # a record rewritten by the run
+    assert not hardware.git_commit().endswith("-dirty") and hardware.git_diff() == (None, None)
+    (tmp_path / "code.py").write_text("x = 2\n")                            # the code changed
+    _forget_git()
+    sha, patch = hardware.git_diff()
+    assert hardware.git_commit().endswith("-dirty") and "+x = 2" in patch and "seed0" not in patch
+    _forget_git()
