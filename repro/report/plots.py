@@ -56,9 +56,11 @@ def _curve_frame(curves: list[dict], metric: str) -> pd.DataFrame:
 
 def epoch_groups(curves_by_arm: Mapping[str, list[dict]]) -> list[list[str]]:
     """Arms grouped by training length (last epoch within a factor 2 of the group's shortest), so a long
-    arm gets its own row of panels instead of squashing the others."""
+    arm gets its own row of panels instead of squashing the others. Arms without curves (not run, or
+    no evaluation) get no row: they would be an empty one."""
     last = {a: max((max(c["epoch"]) for c in cs if c.get("epoch")), default=0)
             for a, cs in curves_by_arm.items()}
+    last = {a: e for a, e in last.items() if e > 0}
     groups: list[list[str]] = []
     for arm in sorted(last, key=lambda a: last[a]):
         if groups and last[arm] <= 2 * max(1, last[groups[-1][0]]):
