@@ -32,21 +32,12 @@ def test_version_1_records_still_read_and_a_non_record_is_refused(tmp_path):
         read_record(bad)
 
 
-def test_uncommitted_diff_is_hashed_and_kept_when_small(monkeypatch):
-    hardware.git_diff.cache_clear()
-    sha, patch = hardware.git_diff()
-    if sha is None:
-        assert patch is None                     # a clean checkout: nothing to trace
-    else:
-        assert len(sha) == 64 and (patch is None or len(patch.encode()) < hardware.PATCH_LIMIT)
-
-
 def _forget_git():
     hardware.git_diff.cache_clear()
     hardware.git_commit.cache_clear()
 
 
-def test_records_written_during_a_run_do_not_make_the_commit_dirty(tmp_path, monkeypatch):
+def test_records_written_during_a_run_do_not_make_the_commit_dirty_a_code_change_does(tmp_path, monkeypatch):
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
     git("init", "-q")
@@ -63,4 +54,5 @@ def test_records_written_during_a_run_do_not_make_the_commit_dirty(tmp_path, mon
     _forget_git()
     sha, patch = hardware.git_diff()
     assert hardware.git_commit().endswith("-dirty") and "+x = 2" in patch and "seed0" not in patch
+    assert len(sha) == 64 and len(patch.encode()) < hardware.PATCH_LIMIT      # hashed, and small: kept whole
     _forget_git()
