@@ -85,8 +85,12 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
           checkpoint: Checkpointer | None = None, on_step: Callable[[int], None] | None = None,
           data_generator: torch.Generator | None = None,
           count: Callable[[object, Tensor], int] = lambda x, y: len(y),
-          wrap: Callable[[nn.Module], nn.Module] | None = None) -> TrainResult:
+          wrap: Callable[[nn.Module], nn.Module] | None = None,
+          evaluate_curve: Evaluate | None = None) -> TrainResult:
     """Train `model` for cfg.epochs; resume from `checkpoint` when it holds a state.
+
+    `evaluate_curve`, when given, replaces `evaluate` at every evaluation but the last: a cheaper one
+    for the learning curves (e.g. perplexity without decoding); metrics it leaves out are NaN there.
 
     `count(x, y)` is what throughput counts per batch: samples by default, tokens for translation.
     `wrap(model)` gives the module that runs the training forward (DDP); tricks and evaluation see
@@ -112,8 +116,10 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
             result.status, result.reason = "diverged", str(bad)
             return result
         set_mode(optimizer, training=False)   # Schedule-Free: evaluate and checkpoint the averaged point x
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result)
+        last = epoch + 1 == cfg.epochs
+        if (epoch + 1) % cfg.eval_every == 0 or last:
+            _evaluate_all(epoch, model, evaluate if last or evaluate_curve is None else evaluate_curve,
+                          precision, tricks, cfg, result)
         if checkpoint and checkpoint.writer:
             checkpoint.save(_snapshot(epoch, model, optimizer, precision, tricks, ctx, data_generator,
                                       result))
@@ -209,9 +215,23 @@ def _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result: TrainR
     curves.setdefault("step", []).append(result.steps)
     curves.setdefault("train_loss", []).append(curves["train_loss_all"][-1])
     curves.setdefault("lr", []).append(result.lr_trace["lr"][-1] if result.lr_trace["lr"] else math.nan)
-    for key, value in metrics.items():
-        curves.setdefault(key, []).append(value)
+    _append_metrics(curves, metrics)
     result.final = metrics
+
+
+PER_EPOCH = {"epoch", "step", "train_loss", "lr", "train_loss_all"}   # curves the loop itself keeps
+
+
+def _append_metrics(curves: dict, metrics: dict) -> None:
+    """One evaluation's metrics onto the curves, NaN where an evaluation did not measure a metric,
+    so every metric's curve stays aligned with curves["epoch"]."""
+    earlier = len(curves["epoch"]) - 1
+    for key in metrics.keys() - curves.keys():
+        curves[key] = [math.nan] * earlier
+    for key in curves.keys() - metrics.keys() - PER_EPOCH:
+        curves[key].append(math.nan)
+    for key, value in metrics.items():
+        curves[key].append(value)
 
 
 def _extra_metrics(model, evaluate, precision, tricks, cfg) -> dict:

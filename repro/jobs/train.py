@@ -35,7 +35,7 @@ def train_job(job: Job, device: torch.device, data_root: Path, checkpoint: Check
     result = train(task.model, build_optimizer, built.lr_at, batches,
                    task.evaluate, built.loop, built.context, built.tricks, loss_fn=task.loss_fn,
                    checkpoint=checkpoint, on_step=on_step, data_generator=built.data_generator,
-                   count=count, wrap=wrap)
+                   count=count, wrap=wrap, evaluate_curve=task.evaluate_curve)
     return result, built
 
 

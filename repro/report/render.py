@@ -97,6 +97,19 @@ def _claim_arms(v) -> set[str]:
     return {v.treatment.split("/")[0], v.baseline.split("/")[0]}
 
 
+def judged_records(records: pd.DataFrame, results: list[ClaimResult]) -> pd.DataFrame:
+    """The records the verdicts stand on, for the section's tables, curves and regime line: an arm that
+    a claim judged at look n keeps seeds 0..n-1 (a look still under way has added seeds no verdict
+    uses yet); arms without a looked claim keep every seed."""
+    looks: dict[str, int] = {}
+    for v in (r.verdict for r in results if r.verdict.look is not None):
+        for arm in _claim_arms(v):
+            looks[arm] = max(looks.get(arm, 0), v.look)
+    keep = [arm not in looks or seed < looks[arm] for arm, seed in zip(records["arm"], records["seed"],
+                                                                      strict=True)]
+    return records[keep]
+
+
 def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
                   results: list[ClaimResult]) -> tuple[list, list, list[tuple]]:
     """Write the spec's files; return (verdict-table rows, verdicts.json entries, section blocks)."""
@@ -181,7 +194,7 @@ def judge_all(results_dir: Path, profile: str, specs: Mapping[str, Any], records
 def _build(out: Path, profile: str, specs: Mapping[str, Any], records: pd.DataFrame, judged: dict) -> None:
     rows, entries, sections = [], [], []
     for spec, spec_records, results in judged.values():
-        r, e, blocks = _spec_section(out, spec, spec_records, profile, results)
+        r, e, blocks = _spec_section(out, spec, judged_records(spec_records, results), profile, results)
         rows, entries, sections = rows + r, entries + e, sections + blocks
     counts = summary_counts([row["verdict"] for row in rows])
     text = " · ".join(f"{n} {v}" for v, n in counts.items())

@@ -35,6 +35,8 @@ class TaskSetup:
                                           # (mixup, label smoothing) with ignored positions kept out
     count: Callable[[object, Tensor], int] = lambda x, y: len(y)  # throughput unit per batch
     examples: Callable[[Predictor], list[dict]] | None = None     # a few outputs to show in the report
+    evaluate_curve: Callable[[Predictor], dict] | None = None     # cheaper evaluation before the last
+                                                                  # (tricks.loop.train), for the curves
 
 
 def classification_metrics(predict: Predictor, x: Tensor, y: Tensor, num_classes: int,

@@ -156,3 +156,21 @@ def test_soft_targets_give_the_two_term_mixup_loss():
     from tricks.loop import cross_entropy
     expected = lam * F.cross_entropy(logits, ya) + (1 - lam) * F.cross_entropy(logits, yb)
     torch.testing.assert_close(cross_entropy(logits, soft), expected)
+
+
+def test_a_cheaper_curve_evaluation_runs_before_the_last_and_leaves_nan_where_it_measures_nothing():
+    model, batches, evaluate, cfg, ctx, gen = setup(epochs=3)
+    calls = []
+
+    def nll_only(predict):
+        calls.append(len(calls))
+        return {"test_nll": evaluate(predict)["test_nll"]}
+
+    result = train(model, sgd, lambda s: 0.1, batches, evaluate, cfg, ctx, data_generator=gen,
+                   evaluate_curve=nll_only)
+    _, plain = run()   # the same training, evaluated in full at every epoch
+    assert len(calls) == 2
+    assert result.curves["test_nll"] == plain.curves["test_nll"]
+    assert [math.isnan(v) for v in result.curves["test_error"]] == [True, True, False]
+    assert result.curves["test_error"][-1] == plain.curves["test_error"][-1] == result.final["test_error"]
+    assert len(result.curves["test_ece"]) == len(result.curves["epoch"]) == 3

@@ -1,5 +1,8 @@
 """The `translation` task: a corpus, its tokenizer, token-count batches, the loss and BLEU/chrF evaluation.
 
+BLEU and chrF (decoding every test sentence) are measured at the last evaluation only; the evaluations
+before it, for the learning curves, measure validation perplexity.
+
 Spec fields for this task:
 - `data: {name: bible_en_es, subset, vocab_size, tokenizer, max_len, reverse, valid_subset, test_subset,
   beam, length_penalty}` (see `translation_data`); the test protocol (how many test sentences, beam size,
@@ -223,10 +226,15 @@ def translate(predictor, data: TranslationData, sources: list[list[int]], device
 def evaluate(predictor, data: TranslationData, device) -> dict:
     """BLEU and chrF (sacrebleu, detokenized) on the test sentences; NLL and perplexity on valid."""
     hyps = translate(predictor, data, data.test_src, device)
-    nll = valid_nll(predictor, data.valid, device)
     return {"bleu": sacrebleu.corpus_bleu(hyps, [data.test_refs]).score,
             "chrf": sacrebleu.corpus_chrf(hyps, [data.test_refs]).score,
-            "valid_nll": nll, "valid_ppl": math.exp(nll)}
+            **evaluate_perplexity(predictor, data, device)}
+
+
+def evaluate_perplexity(predictor, data: TranslationData, device) -> dict:
+    """The learning curves' evaluation: valid NLL and perplexity, no decoding (BLEU and chrF are NaN)."""
+    nll = valid_nll(predictor, data.valid, device)
+    return {"valid_nll": nll, "valid_ppl": math.exp(nll)}
 
 
 def example_translations(predictor, data: TranslationData, device, n: int = 5) -> list[dict]:
@@ -270,4 +278,5 @@ def translation_task(cfg, seed: int, device: torch.device, data_root: Path, data
 
     return TaskSetup(model, epoch_batches, lambda predictor: evaluate(predictor, data, device), len(padded),
                      data.vocab_size, channels_last_default=False, loss_fn=seq2seq_loss, count=target_tokens,
-                     examples=lambda predictor: example_translations(predictor, data, device))
+                     examples=lambda predictor: example_translations(predictor, data, device),
+                     evaluate_curve=lambda predictor: evaluate_perplexity(predictor, data, device))
