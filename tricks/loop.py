@@ -5,7 +5,8 @@ for each epoch:  for each batch:  (the hook order is tricks.hooks.HookSequence, 
     x, y = each trick's `batch` hook (mixup, cutmix, ...)
     loss = the task's loss_fn wrapped by each trick's `loss` hook, under autocast
     backward + optimizer step (GradScaler for fp16), then each trick's `after_step`
-  evaluate the model and every trick's predictors (EMA weights, snapshot ensemble, ...)
+  evaluate the model and every trick's predictors (EMA weights, snapshot ensemble, ...): the task's
+    full evaluation at the end, its cheaper curve evaluation (if it has one) before
   checkpoint everything (model, optimizer, scaler, generators, trick state) for an exact resume
 Optimizers with a train/eval mode (Schedule-Free) are put in train mode before an epoch's steps and in
 eval mode before evaluation and checkpointing (tricks.optimizers.set_mode).

@@ -100,6 +100,10 @@ def compare_markdown(rows: list[dict], name_a: str, name_b: str) -> str:
              ", ".join(f for f, on in (("VERDICT FLIP", r["flip"]), ("effect changed", r["changed"])) if on)]
             for r in rows]
     flips, changed = sum(r["flip"] for r in rows), sum(r["changed"] for r in rows)
+    both = sum(r["a"] != "absent" and r["b"] != "absent" for r in rows)
+    only = [f"{n} only in {side}" for side, n in (("A", sum(r["b"] == "absent" for r in rows)),
+                                                  ("B", sum(r["a"] == "absent" for r in rows))) if n]
     return to_markdown([("p", f"A: {name_a}; B: {name_b}"), ("table", head, body),
                         ("p", f"{flips} verdict flip(s), {changed} significant change(s) in effect "
-                              f"(|z| > {Z_CRIT}) over {len(rows)} claims.")])
+                              f"(|z| > {Z_CRIT}) over the {both} claims in both"
+                              + (f" ({', '.join(only)})." if only else "."))])

@@ -9,7 +9,7 @@ from fake_results import SPECS, build_records
 
 from repro import cli
 from repro.report import ci
-from repro.report.compare import compare, load_side
+from repro.report.compare import compare, compare_markdown, load_side
 from repro.report.render import judge_all, write_report
 
 
@@ -71,3 +71,10 @@ def test_compare_exit_codes(report, monkeypatch):
     monkeypatch.setattr(cli, "_all_specs", lambda ran=None: SPECS)
     same = report / "cpu" / "verdicts.json"
     assert cli.main(["compare", str(same), str(report)]) == 0
+
+
+def test_compare_footer_counts_the_claims_both_sides_hold(report):
+    a = load_side(report, "cpu")
+    kept = sorted(a)[:2]
+    text = compare_markdown(compare(a, {k: a[k] for k in kept}), "A", "B")
+    assert f"over the 2 claims in both ({len(a) - 2} only in A)." in text
