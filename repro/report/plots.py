@@ -79,7 +79,8 @@ def learning_curves(curves_by_arm: Mapping[str, list[dict]], colours: Mapping[st
     if not present or not groups:
         return None
     fig = Figure(figsize=(2.9 * len(present) + 1.8, 2.5 * len(groups) + 0.5), layout="constrained")
-    axes = fig.subplots(len(groups), len(present), squeeze=False)
+    # a row's panels share the epoch axis: a metric measured only at the end (BLEU) sits at the last epoch
+    axes = fig.subplots(len(groups), len(present), squeeze=False, sharex="row")
     for row, group in zip(axes, groups, strict=True):
         for ax, metric in zip(row, present, strict=True):
             for arm in group:
