@@ -59,7 +59,13 @@ def judge_spec(records: pd.DataFrame, spec: Any, profile: str, design: Design | 
         verdicts = _family(records, claims, alpha, seeds_below=None)
     else:
         verdicts = _sequential(records, claims, design)
-    return [ClaimResult(v, tables[v.claim_id]) for v in verdicts]
+    return [ClaimResult(v, _judged_rows(tables[v.claim_id], v.look)) for v in verdicts]
+
+
+def _judged_rows(table: pd.DataFrame, look: int | None) -> pd.DataFrame:
+    """A claim judged at look n shows seeds 0..n-1, the seeds its verdict stands on (later seeds, of a
+    look under way or of another claim on the same arm, are not part of it)."""
+    return table if look is None else table[table["seed"] < look].reset_index(drop=True)
 
 
 def _family(records: pd.DataFrame, claims: Sequence[Any], alpha: float,
