@@ -30,7 +30,15 @@ from repro.report.provenance import hardware_id, provenance, provenance_text, sc
 from repro.report.publish import build_and_swap, check_not_fewer
 from repro.report.records import METRICS, load_records
 from repro.report.regime import check_regime
-from repro.report.verdicts import UNJUDGED_PROFILES, ClaimResult, add_bh_q, judge_spec, read_design
+from repro.report.verdicts import (
+    UNJUDGED_PROFILES,
+    ClaimResult,
+    add_bh_q,
+    claim_arms,
+    judge_spec,
+    judged_records,
+    read_design,
+)
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
 from repro.stats import get_field
@@ -93,23 +101,6 @@ def _in_arm_order(records: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return records.sort_values(["arm", "seed"], key=lambda c: c.map(arms.index) if c.name == "arm" else c)
 
 
-def _claim_arms(v) -> set[str]:
-    return {v.treatment.split("/")[0], v.baseline.split("/")[0]}
-
-
-def judged_records(records: pd.DataFrame, results: list[ClaimResult]) -> pd.DataFrame:
-    """The records the verdicts stand on, for the section's tables, curves and regime line: an arm that
-    a claim judged at look n keeps seeds 0..n-1 (a look still under way has added seeds no verdict
-    uses yet); arms without a looked claim keep every seed."""
-    looks: dict[str, int] = {}
-    for v in (r.verdict for r in results if r.verdict.look is not None):
-        for arm in _claim_arms(v):
-            looks[arm] = max(looks.get(arm, 0), v.look)
-    keep = [arm not in looks or seed < looks[arm] for arm, seed in zip(records["arm"], records["seed"],
-                                                                      strict=True)]
-    return records[keep]
-
-
 def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
                   results: list[ClaimResult]) -> tuple[list, list, list[tuple]]:
     """Write the spec's files; return (verdict-table rows, verdicts.json entries, section blocks)."""
@@ -132,7 +123,7 @@ def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
     for result in results:
         v = result.verdict
         rows.append(summary_row(sid, v))
-        prov = provenance(records[records["arm"].isin(_claim_arms(v))])
+        prov = provenance(records[records["arm"].isin(claim_arms(v))])
         entries.append(verdict_entry(sid, v, run_scale, prov))
         blocks += [("h", 3, f"Claim {v.claim_id}: {badge(v.verdict)}"), ("p", v.text), *claim_summary(v),
                    *claim_files(out, sid, v, result.table, colours)]

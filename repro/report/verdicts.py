@@ -68,6 +68,24 @@ def _judged_rows(table: pd.DataFrame, look: int | None) -> pd.DataFrame:
     return table if look is None else table[table["seed"] < look].reset_index(drop=True)
 
 
+def claim_arms(v: Verdict) -> set[str]:
+    """The arms a claim compares ("arm/predictor" refers to the arm)."""
+    return {v.treatment.split("/")[0], v.baseline.split("/")[0]}
+
+
+def judged_records(records: pd.DataFrame, results: Sequence[ClaimResult]) -> pd.DataFrame:
+    """The records the verdicts stand on, for a section's tables, curves and regime line: an arm that
+    a claim judged at look n keeps seeds 0..n-1 (a look still under way has added seeds no verdict
+    uses yet); arms without a looked claim keep every seed."""
+    looks: dict[str, int] = {}
+    for v in (r.verdict for r in results if r.verdict.look is not None):
+        for arm in claim_arms(v):
+            looks[arm] = max(looks.get(arm, 0), v.look)
+    keep = [arm not in looks or seed < looks[arm]
+            for arm, seed in zip(records["arm"], records["seed"], strict=True)]
+    return records[keep]
+
+
 def _family(records: pd.DataFrame, claims: Sequence[Any], alpha: float,
             seeds_below: int | None) -> list[Verdict]:
     items = []

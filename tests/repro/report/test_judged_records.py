@@ -2,8 +2,7 @@
 
 import pandas as pd
 
-from repro.report.render import judged_records
-from repro.report.verdicts import ClaimResult
+from repro.report.verdicts import ClaimResult, judged_records
 from repro.stats import new_verdict
 
 
