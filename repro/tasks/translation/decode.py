@@ -3,8 +3,9 @@
 A decoder only needs `score(rows, prefix) -> log p(next token | src[rows], prefix)` [B, V] for one batch
 of sources. `next_token_scorer` builds it from a predictor (the model, its EMA copy, averaged
 checkpoints, ...) by calling it with `Seq2SeqInput(src, prefix, last_only=True, memo, rows)`: the model
-encodes `src` once per batch (kept in `memo`) and reruns the decoder over the whole prefix each step
-(no key/value cache: simple, and correct for any predictor).
+encodes `src` once per batch (kept in `memo`). Greedy decoding extends every active row's prefix by one
+token per call, which the model serves from its key/value cache (one position per step); beam search
+repeats and reorders rows, so the model reruns the decoder over its whole prefix (correct for any call).
 
 Beam search follows fairseq's rules (Ott et al. 2019, arXiv 1904.01038): each step takes the best 2K
 of the K x V extensions; an extension ending in </s> among the best K is finished, with score

@@ -10,7 +10,11 @@ nn.TransformerEncoderLayer / nn.TransformerDecoderLayer.
 The model's input is a `Seq2SeqInput(src, tgt_in)` (a plain tuple also works) and its output the logits
 [B, T, V]. For decoding, `last_only=True` projects only the last position ([B, 1, V]), and a `memo` dict
 owned by the decoder lets each module encode the source batch once per decoded batch instead of once per
-step (`rows` picks the source row of each hypothesis). Any predictor built on the model (EMA copy,
+step (`rows` picks the source row of each hypothesis). Through the memo the model also keeps each decoder
+layer's input at every position decoded so far (a key/value cache): when a call's prefix extends the
+cached one by one token for distinct rows (greedy decoding), only the new position runs through the
+decoder, O(1) linear layers per step instead of O(t); any other call (beam search reorders its
+hypotheses) recomputes the whole prefix. Any predictor built on the model (EMA copy,
 averaged checkpoints, autocast wrapper, an ensemble) passes the input through unchanged, so decoding
 works through any of them.
 """
@@ -18,6 +22,7 @@ works through any of them.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -40,6 +45,27 @@ def sinusoidal_positions(length: int, dim: int, device=None) -> Tensor:
     pe[:, 0::2] = torch.sin(pos * freq)
     pe[:, 1::2] = torch.cos(pos * freq)
     return pe
+
+
+@dataclass
+class _Decoding:
+    """One module's state while decoding one batch of sources: the encoder output and, per decoder
+    layer, its input at positions 0..length-1 of every source row (`tokens`: the prefix they belong to)."""
+    memory: Tensor
+    src_pad: Tensor
+    length: int = 0
+    tokens: Tensor | None = None
+    layer_inputs: list[Tensor] = field(default_factory=list)
+
+    def start(self, layers: int) -> None:
+        n, width = self.memory.shape[0], self.memory.shape[2]
+        self.length, self.tokens = 0, torch.zeros(n, 0, dtype=torch.long, device=self.memory.device)
+        self.layer_inputs = [self.memory.new_zeros(n, 0, width) for _ in range(layers)]
+
+    def extends(self, rows: Tensor, prefix: Tensor) -> bool:
+        """True when `prefix` is the cached prefix of `rows` plus one token, each row once."""
+        return (self.length > 0 and prefix.shape[1] == self.length + 1 and len(rows.unique()) == len(rows)
+                and bool((self.tokens[rows, :self.length] == prefix[:, :-1]).all()))
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -82,8 +108,8 @@ class Seq2SeqTransformer(nn.Module):
             else:
                 p.zero_()
 
-    def _embed(self, embedding: nn.Embedding, ids: Tensor) -> Tensor:
-        pe = sinusoidal_positions(ids.shape[1], self.d_model, ids.device)
+    def _embed(self, embedding: nn.Embedding, ids: Tensor, start: int = 0) -> Tensor:
+        pe = sinusoidal_positions(start + ids.shape[1], self.d_model, ids.device)[start:]
         return self.dropout(embedding(ids) * math.sqrt(self.d_model) + pe)
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
@@ -102,14 +128,56 @@ class Seq2SeqTransformer(nn.Module):
     def forward(self, x) -> Tensor:
         x = Seq2SeqInput(*x)
         if x.memo is None:
-            memory, src_pad = self.encode(x.src)
-        else:   # keyed by module: the models of an ensemble each keep their own encoding
-            if id(self) not in x.memo:
-                x.memo[id(self)] = self.encode(x.src)
-            memory, src_pad = x.memo[id(self)]
-        if x.rows is not None:
-            memory, src_pad = memory[x.rows], src_pad[x.rows]
-        return self.decode(x.tgt_in, memory, src_pad, x.last_only)
+            return self.decode(x.tgt_in, *self.encode(x.src), x.last_only)
+        if id(self) not in x.memo:   # keyed by module: the models of an ensemble each keep their own
+            x.memo[id(self)] = _Decoding(*self.encode(x.src))
+        state = x.memo[id(self)]
+        rows = torch.arange(len(x.src), device=x.src.device) if x.rows is None else x.rows
+        if x.last_only and state.extends(rows, x.tgt_in):
+            return self._decode_next(state, rows, x.tgt_in)
+        if x.last_only and x.tgt_in.shape[1] == 1 and len(rows.unique()) == len(rows):
+            state.start(len(self.decoder.layers))     # the first step of a decode: an empty cache
+            return self._decode_next(state, rows, x.tgt_in)
+        state.length = 0    # not an extension of the cache: recompute, and cache nothing
+        return self.decode(x.tgt_in, state.memory[rows], state.src_pad[rows], x.last_only)
+
+    def _decode_next(self, state: _Decoding, rows: Tensor, prefix: Tensor) -> Tensor:
+        """Logits [B, 1, V] of the token after `prefix`, running only its last position through the
+        decoder; each layer attends to its cached inputs at the earlier positions (no mask needed: the
+        last position may see them all)."""
+        t = state.length
+        if state.tokens.shape[1] <= t:     # grow the per-row buffers by doubling
+            state.tokens = _grow(state.tokens, t)
+            state.layer_inputs = [_grow(h, t) for h in state.layer_inputs]
+        state.tokens[rows, t] = prefix[:, -1]
+        memory, src_pad = state.memory[rows], state.src_pad[rows]
+        h = self._embed(self.tgt_embed, prefix[:, -1:], start=t)
+        for layer, cached in zip(self.decoder.layers, state.layer_inputs, strict=True):
+            cached[rows, t] = h[:, 0]
+            h = _decoder_layer_step(layer, h, cached[rows, : t + 1], memory, src_pad)
+        state.length = t + 1
+        if self.decoder.norm is not None:
+            h = self.decoder.norm(h)
+        return self.out(h)
+
+
+def _grow(buffer: Tensor, length: int) -> Tensor:
+    extra = buffer.new_zeros(buffer.shape[0], max(length, 8), *buffer.shape[2:])
+    return torch.cat([buffer, extra], 1)
+
+
+def _decoder_layer_step(layer: nn.TransformerDecoderLayer, x: Tensor, seen: Tensor, memory: Tensor,
+                        src_pad: Tensor) -> Tensor:
+    """nn.TransformerDecoderLayer.forward for one new position x [B, 1, d] whose self-attention keys
+    and values are the layer inputs `seen` [B, t + 1, d] (x last): the same sublayers, in eval mode."""
+    if layer.norm_first:
+        seen = layer.norm1(seen)
+        x = x + layer.dropout1(layer.self_attn(layer.norm1(x), seen, seen, need_weights=False)[0])
+        x = x + layer._mha_block(layer.norm2(x), memory, None, src_pad)
+        return x + layer._ff_block(layer.norm3(x))
+    x = layer.norm1(x + layer.dropout1(layer.self_attn(x, seen, seen, need_weights=False)[0]))
+    x = layer.norm2(x + layer._mha_block(x, memory, None, src_pad))
+    return layer.norm3(x + layer._ff_block(x))
 
 
 def transformer(vocab_size: int, pad_id: int = 0, d_model: int = 512, heads: int = 8, encoder_layers: int = 6,

@@ -208,6 +208,50 @@ def test_decoding_memo_reuses_each_modules_own_encoding():
     torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_cached_decoding_gives_the_full_recompute_logits_as_rows_finish(norm_first):
+    """The key/value cache against the model run over the whole prefix with no memo (the reference):
+    rows drop out as greedy decoding finishes them, the cache keeps serving the rest."""
+    model = tiny_model(seed=3, norm_first=norm_first)
+    g = torch.Generator().manual_seed(4)
+    src = torch.randint(4, 20, (5, 6), generator=g)
+    src[1, 4:] = T.PAD
+    prefix, rows, memo = torch.full((5, 1), T.BOS), torch.arange(5), {}
+    with torch.no_grad():
+        for t in range(12):     # past the first buffer growth (8 positions)
+            got = model(Seq2SeqInput(src, prefix[rows], True, memo, rows))
+            want = model(Seq2SeqInput(src[rows], prefix[rows]))[:, -1:]
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+            assert memo[id(model)].length == t + 1      # served from the cache, not recomputed
+            prefix = torch.cat([prefix, torch.randint(4, 20, (5, 1), generator=g)], 1)
+            if t in (3, 7):
+                rows = rows[rows != rows[t % len(rows)]]
+
+
+def test_greedy_decoding_with_the_cache_equals_decoding_without_it():
+    model = tiny_model(seed=5)
+    src = torch.randint(4, 20, (7, 5), generator=torch.Generator().manual_seed(6))
+
+    def uncached(rows, prefix):     # the whole prefix every step, as before the cache
+        return model(Seq2SeqInput(src[rows], prefix))[:, -1].log_softmax(-1)
+    with torch.no_grad():
+        assert torch.equal(D.greedy_decode(D.next_token_scorer(model, src), 7, 15),
+                           D.greedy_decode(uncached, 7, 15))
+
+
+def test_a_call_that_does_not_extend_the_cache_is_recomputed():
+    """Beam search repeats rows and reorders hypotheses: those calls must not read the cache."""
+    model = tiny_model(seed=7)
+    src, memo = torch.randint(4, 20, (2, 5)), {}
+    with torch.no_grad():
+        model(Seq2SeqInput(src, torch.full((2, 1), T.BOS), True, memo))            # cache of length 1
+        rows, prefix = torch.tensor([1, 1, 0]), torch.tensor([[T.BOS, 5], [T.BOS, 9], [T.BOS, 6]])
+        got = model(Seq2SeqInput(src, prefix, True, memo, rows))
+        torch.testing.assert_close(got, model(Seq2SeqInput(src[rows], prefix))[:, -1:])
+        stale = model(Seq2SeqInput(src, torch.tensor([[T.BOS, 4], [T.BOS, 4]]), True, memo))
+        torch.testing.assert_close(stale, model(Seq2SeqInput(src, torch.tensor([[T.BOS, 4]] * 2)))[:, -1:])
+
+
 def test_embedding_options_share_or_split_weights():
     shared, separate = tiny_model(), tiny_model(share_embeddings=False)
     assert shared.src_embed.weight is shared.tgt_embed.weight is shared.out.weight
