@@ -52,7 +52,7 @@ print(f"{p.name}, {p.total_memory / 2**30:.0f} GiB, compute capability {p.major}
       f"NCCL {'.'.join(map(str, torch.cuda.nccl.version()))}, bf16 {torch.cuda.is_bf16_supported()}")
 EOF
 
-# 1. the CUDA tests (tests/test_cuda.py and every other test marked gpu)
+# 1. the CUDA tests (tests/e2e/test_cuda.py and every other test marked gpu)
 stage tests 150 "$PYTHON" -m pytest -m gpu -q -p no:cacheprovider tests
 
 # 2. AMP throughput: fp32 / TF32 / bf16 / fp16, eager then compiled; the eager record is the baseline

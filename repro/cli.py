@@ -10,17 +10,18 @@ import sys
 from pathlib import Path
 
 from repro.bench import args as bench_args
-from repro.errors import UserError
+from repro.errors import Interrupted, UserError
 from repro.report import schedule_plot
 from repro.report.minutes import measured_minutes
 from repro.spec import SPEC_DIR, load_spec, spec_paths
+from repro.spec.paths import selected_specs
 
 # Imports of torch and what pulls it in (the tasks, torchmetrics, transformers, pandas, Ray) are inside the
 # commands that need them, the one place this project imports in functions: `repro --help` and
 # `repro list` must answer in well under 2 s (tests/repro/test_cli_fast.py checks no torch is imported).
 EXECUTORS = ("local", "ray")   # repro.execute.dispatch.EXECUTORS (a test keeps the two equal)
 
-__all__ = ["SPEC_DIR", "build_parser", "main", "parse_seeds", "spec_paths"]   # and plan, imported on use
+__all__ = ["SPEC_DIR", "Interrupted", "build_parser", "main", "parse_seeds", "spec_paths"]   # + plan, on use
 
 
 def __getattr__(name: str):
@@ -32,17 +33,33 @@ def __getattr__(name: str):
 
 
 def parse_seeds(text: str | None) -> list[int] | None:
-    """'0,1,2' or '0-4' -> list of seeds."""
+    """'0,1,2' or '0-4' -> list of seeds (UserError for anything else, an empty or a falling range)."""
     if text is None:
         return None
     seeds: list[int] = []
     try:
         for part in text.split(","):
-            lo, _, hi = part.partition("-")
-            seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+            lo, dash, hi = part.partition("-")
+            seeds.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
+            if dash and int(hi) < int(lo):
+                raise UserError(f"--seeds {text!r}: the range {part} runs downwards; write it low-high, e.g. "
+                                f"{hi}-{lo}")
     except ValueError:
         raise UserError(f"--seeds {text!r}: use a list like 0,1,2 or a range like 0-4") from None
     return seeds
+
+
+def _checked_paths(args) -> list[Path]:
+    """Everything about `repro run`'s arguments that can be checked without torch (specs, profile, arms,
+    seeds, counts), so that a mistake is one line within a second; returns the spec files."""
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: run at least 1 job at a time")
+    if args.address and args.executor != "ray":
+        raise UserError("--address is for --executor ray")
+    if args.until_decided and args.seeds:
+        raise UserError("--until-decided chooses the seeds (looks up to --max-seeds): drop --seeds")
+    parse_seeds(args.seeds)
+    return selected_specs(args.specs, args.all, args.profile, _split(args.arms))
 
 
 def cmd_list(args) -> None:
@@ -64,7 +81,24 @@ def _profile_line(spec, profile: str, minutes: float | None) -> str:
     return f"{profile} ({seeds} seed{'s' if seeds != 1 else ''}, {ran})"
 
 
+def _preflight(args, paths: list[Path]):
+    """What the jobs need (data, extras, weights), checked before torch is imported: all that is missing in
+    one error; the dry run only says it (it trains on synthetic data where the data is not here)."""
+    from repro.jobs import preflight
+
+    jobs = preflight.first_seed_jobs(paths, args.profile, _split(args.arms), args.set)
+    if not args.dry_run:
+        return preflight.check(jobs, args.data_root)
+    found = preflight.preflight(jobs, args.data_root)
+    if found.missing:
+        print(f"note: the real run would stop here. {found.missing_text()}")
+    print("\n".join(found.unrunnable_lines()))
+    return found
+
+
 def cmd_run(args) -> None:
+    paths = _checked_paths(args)             # before the imports below, which take seconds
+    checked = _preflight(args, paths)
     from repro.execute import torchrun
 
     if torchrun.is_distributed():   # under torchrun: every job data-parallel on all ranks
@@ -75,65 +109,44 @@ def cmd_run(args) -> None:
             raise UserError("--executor ray starts its own workers: run it without torchrun")
         args.device = str(torchrun.init(args.device))
     try:
-        _run(args)
+        _run(args, paths, checked)
     finally:
         torchrun.shutdown()
 
 
-def _run(args) -> None:
+def _run(args, paths: list[Path], checked) -> None:
     from repro.execute.ray_cluster import import_ray
-    from repro.jobs.needs import check_extras
+    from repro.execute.session import RunSession
+    from repro.execute.until_decided import run_until_decided
+    from repro.execute.until_decided import summary as until_decided_summary
+    from repro.hardware import pick_device
     from repro.jobs.plan import plan
     from repro.jobs.run import is_rank0
-    from repro.until_decided import run_until_decided
-    from repro.until_decided import summary as until_decided_summary
 
-    if args.address and args.executor != "ray":
-        raise UserError("--address is for --executor ray")
-    if args.until_decided and args.seeds:
-        raise UserError("--until-decided chooses the seeds (looks up to --max-seeds): drop --seeds")
     if args.executor == "ray":
         import_ray()                       # a missing Ray fails now, not after the LR range tests
-    paths = spec_paths(args.specs, args.all)
     specs, jobs = plan(paths, args.profile, _split(args.arms), parse_seeds(args.seeds), args.set)
-    check_extras(j.config for j in jobs)   # a missing extra stops here, before anything trains
     if args.dry_run:
         return _dry_run(specs, jobs, args)
-    failed: list[dict] = []
+    session = RunSession(args, specs, pick_device(args.device), checked)
     if args.until_decided:
         logs = run_until_decided(paths, args.profile, _split(args.arms), args.set, args.max_seeds,
-                                 args.results_dir,
-                                 lambda look_jobs: failed.extend(_execute(specs, look_jobs, args)))
+                                 args.results_dir, session.execute, session.todo, session.on_look)
         print(until_decided_summary(logs))
     else:
-        failed = _execute(specs, jobs, args)
+        todo = session.todo(jobs)
+        print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(jobs) - len(todo)} finished already or "
+              f"skipped, {len(todo)} to run")
+        if todo:
+            session.show_plan([("jobs", todo)])
+            session.execute(todo)
     if not args.no_report and is_rank0():
         _report(args.results_dir, args.profile, specs)
         _check_fail_on(args, specs)
+    failed = session.failed
     if failed:
         raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
                         f"seed{failed[0]['seed']}: {failed[0]['reason']}")
-
-
-def _execute(specs: dict, jobs: list, args) -> list[dict]:
-    """Train the jobs not finished yet; return the records of those that failed."""
-    from repro.execute.dispatch import run_jobs
-    from repro.jobs.job import pending
-    from repro.jobs.lr_search import apply_lr_finder
-    from repro.jobs.tune import apply_tuning
-
-    jobs = apply_lr_finder(specs, jobs, args.results_dir, args.device, args.data_root)
-    jobs = apply_tuning(specs, jobs, args.results_dir, args.device, args.data_root)
-    todo, done = pending(jobs, args.results_dir)
-    print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(done)} already finished, {len(todo)} to run")
-    try:
-        records = run_jobs(todo, args.results_dir, args.cache_dir, args.device, args.data_root, args.jobs,
-                           executor=args.executor, address=args.address)
-    except KeyboardInterrupt:
-        raise Interrupted(len(pending(jobs, args.results_dir)[1]), len(jobs)) from None
-    for r in (r for r in records if r.get("missing_dependency")):   # optional arms: noted, not an error
-        print(f"not run: {r['spec']}/{r['arm']}/seed{r['seed']}: {r['reason']}")
-    return [r for r in records if r["status"] == "failed" and not r.get("missing_dependency")]
 
 
 def _dry_run(specs: dict, jobs: list, args) -> None:
@@ -156,14 +169,33 @@ def _all_specs(ran: dict | None = None) -> dict:
 
 
 def _report(results_dir: Path, profile: str, ran: dict | None = None, force: bool = False) -> None:
+    from repro.report.publish import TOP_OUTPUTS
     from repro.report.render import write_report
 
     path = write_report(results_dir, profile, _all_specs(ran), force=force)
+    out = path.parent
     print(f"report: {path}")
+    for name in TOP_OUTPUTS:
+        if name != path.name and (out / name).exists():
+            print(f"  also: {out / name}")
+    rest = sum(1 for f in out.rglob("*") if f.is_file() and f.name not in TOP_OUTPUTS)
+    print(f"  and {rest} per-spec tables, figures and caches under {out}/")
+
+
+def _check_report_args(results_dir: Path, profile: str) -> None:
+    """A profile no spec has, or no records of it: one line within a second, before the report's imports."""
+    known = {p for path in spec_paths([], True) for p in load_spec(path, check_registries=False).profiles}
+    if profile not in known:
+        raise UserError(f"unknown profile {profile!r}: the specs' profiles are {', '.join(sorted(known))}; "
+                        "nothing written")
+    if next(Path(results_dir, "runs").glob(f"*/{profile}/*/seed*.json"), None) is None:
+        raise UserError(f"no run records for profile {profile!r} under {Path(results_dir) / 'runs'}; "
+                        "nothing written")
 
 
 def cmd_report(args) -> None:
     """`repro report`: the report, then the CI outputs asked for."""
+    _check_report_args(args.results_dir, args.profile)
     from repro.report import ci
 
     _report(args.results_dir, args.profile, force=args.force)
@@ -286,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write results/<profile>/report.md from the run records",
                             **_examples(*EXAMPLES["report"]))
-    report.add_argument("--profile", default="cpu")
+    report.add_argument("--profile", default="cpu", help="whose records to judge: smoke | cpu | paper "
+                                                          "(default: cpu)")
     _dirs(report)
     _report_outputs(report)
     report.set_defaults(func=cmd_report)
@@ -322,7 +355,9 @@ def _compare_parser(sub) -> None:
                                             "when a verdict flipped", **_examples(*EXAMPLES["compare"]))
     parser.add_argument("a", type=Path, help="results folder or verdicts.json (A)")
     parser.add_argument("b", type=Path, help="results folder or verdicts.json (B)")
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", default="cpu",
+                        help="the profile whose claims are compared, when A and B are results folders "
+                             "(default: cpu)")
     parser.set_defaults(func=cmd_compare)
 
 
@@ -339,14 +374,6 @@ def _dirs(parser: argparse.ArgumentParser) -> None:
                         help="checkpoints for resuming (default: ./cache)")
     parser.add_argument("--data-root", type=Path, default=Path("data"),
                         help="where downloadable datasets are kept (default: ./data)")
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during `repro run`, with how many of the run's jobs have finished records."""
-
-    def __init__(self, finished: int, total: int):
-        super().__init__(finished, total)
-        self.finished, self.total = finished, total
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,12 @@
-"""Where a result was measured: device, library versions, CPU, threads, git commit."""
+"""Where a result was measured: device, library versions, CPU (its instruction set and bf16 flags) or GPU
+(name, compute capability), threads, git commit. The device is picked here (pick_device), once per process."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import platform
+import re
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -32,18 +34,53 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 @cache
-def cpu_model() -> str:
+def _cpuinfo(key: str) -> str | None:
+    """The first value of `key` in /proc/cpuinfo (None off Linux)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(key):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flag(flag: str) -> bool | None:
+    """Whether the CPU lists `flag` (amx_bf16, avx512_bf16, ...) in /proc/cpuinfo; None where unknown."""
+    flags = _cpuinfo("flags")
+    return None if flags is None else flag in flags.split()
+
+
+@cache
+def onednn_version() -> str | None:
+    """oneDNN's (formerly MKL-DNN) version in this torch build, from torch.__config__.show()."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    found = re.search(r"(?:oneDNN|MKL-DNN) v(\S+)", torch.__config__.show())
+    return found.group(1) if found else None
+
+
+def processor_facts(device: torch.device) -> dict:
+    """The instruction set the kernels run with: the CPU's capability and bf16 flags (their values on a CUDA
+    job describe the host), the GPU's name and compute capability on CUDA (None on a CPU)."""
+    gpu = device.type == "cuda"
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "amx_bf16": cpu_flag("amx_bf16"),
+        "avx512_bf16": cpu_flag("avx512_bf16"),
+        "gpu_name": torch.cuda.get_device_name(device) if gpu else None,
+        "compute_capability": ".".join(map(str, torch.cuda.get_device_capability(device))) if gpu else None,
+        "cudnn": torch.backends.cudnn.version() if gpu else None,
+        "onednn": onednn_version(),
+    }
 
 
 def fingerprint(device: torch.device) -> dict:
-    """The facts a speed number depends on."""
+    """The facts a speed number depends on (repro.record.HARDWARE_FACTS: the ones added in version 3)."""
     info = {
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
@@ -53,6 +90,7 @@ def fingerprint(device: torch.device) -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "python": platform.python_version(),
+        **processor_facts(device),
     }
     info["id"] = fingerprint_id(info)
     return info

@@ -1,8 +1,9 @@
 """The hook points a trick can use in the training loop (tricks/loop.py).
 
 A trick is a small object with a few of these methods overridden; every hook defaults to a no-op.
-The order in which the hooks are called is written once, in HookSequence below: the loop
-(tricks/loop.py), the LR range test (repro/jobs/lr_search.py) and the tests' harness all use it.
+The order in which the hooks are called is written once, in HookSequence below, and so is the step body
+(HookSequence.update: forward, loss, backward, optimizer step): the loop (tricks/loop.py), the LR range
+test (tricks/lr_finder.py) and the tests' harness (tests/helpers/trick_harness.py) all use both.
 Within each hook point the tricks run in the order the spec lists them. Functional cores live in the trick
 modules (schedules, averaging, ...); the adapters here are the thin layer that plugs them in.
 """
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from tricks.optimizers import observe_loss
+from tricks.precision import Precision
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 Predictor = Callable[[Tensor], Tensor]
@@ -65,6 +69,10 @@ class Trick:
         """Wrap the loss function loss_fn(logits, targets) -> scalar."""
         return loss_fn
 
+    def after_backward(self, optimizer: torch.optim.Optimizer) -> None:
+        """Called after the backward pass, before the optimizer step, on the true gradients (unscaled for
+        fp16); may change them in place (gradient clipping)."""
+
     def after_step(self, step: int) -> None:
         """Called after the optimizer step `step` (0-based)."""
 
@@ -112,7 +120,12 @@ class HookSequence:
     run_step: per optimizer step
         1. lrs: group lr = base_lr(step) * group lr_scale, then each trick's `lr` hook
         2. batch: x, y = each trick's `batch` hook (mixup, cutmix, ...)
-        3. update(x, y): the caller's forward, backward and optimizer step; returns the loss
+        3. update(x, y): the caller's wrapper of the one step body `HookSequence.update`; returns the loss
+           a. loss = the wrapped loss_fn(model(x), y), under the precision's autocast
+           b. zero the gradients; hand the loss to optimizers that read it (observe_loss: VeLO)
+           c. backward (on the scaled loss for fp16), then unscale the gradients (fp16)
+           d. each trick's `after_backward(optimizer)` on the true gradients (gradient clipping, ...)
+           e. the optimizer step (GradScaler's for fp16: skipped on inf/nan)
         4. each trick's `after_step(step)` (averaging, freezing, snapshots, ...)
     """
 
@@ -144,9 +157,26 @@ class HookSequence:
             x, y = trick.batch(x, y)
         return x, y
 
+    def after_backward(self, optimizer: torch.optim.Optimizer) -> None:
+        for trick in self.tricks:
+            trick.after_backward(optimizer)
+
     def after_step(self, step: int) -> None:
         for trick in self.tricks:
             trick.after_step(step)
+
+    def update(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: LossFn,
+               precision: Precision, x, y) -> Tensor:
+        """The one step body (step 3 of run_step): forward, loss, backward, after_backward, optimizer step."""
+        with precision.autocast():
+            loss = loss_fn(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        observe_loss(optimizer, loss)
+        precision.backward(loss)
+        precision.unscale(optimizer)
+        self.after_backward(optimizer)
+        precision.step(optimizer)
+        return loss
 
     def run_step(self, step: int, optimizer: torch.optim.Optimizer, base_lr: float, x, y: Tensor,
                  update: Callable[[object, Tensor], Tensor]) -> Tensor:

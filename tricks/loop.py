@@ -1,10 +1,12 @@
 """The one training loop: read it top to bottom.
 
-for each epoch:  for each batch:  (the hook order is tricks.hooks.HookSequence, written once)
+for each epoch:  (torch's global RNG reseeded first when cfg.epoch_rng_seed is set)
+  for each batch:  (the hook order and the step body are tricks.hooks.HookSequence, written once)
     lr of every param group = schedule(step) * group lr_scale, then each trick's `lr` hook
     x, y = each trick's `batch` hook (mixup, cutmix, ...)
     loss = the task's loss_fn wrapped by each trick's `loss` hook, under autocast
-    backward + optimizer step (GradScaler for fp16), then each trick's `after_step`
+    backward, each trick's `after_backward` (unscaled gradients), optimizer step (GradScaler for fp16),
+    then each trick's `after_step`
   evaluate the model and every trick's predictors (EMA weights, snapshot ensemble, ...): the task's
     full evaluation at the end, its cheaper curve evaluation (if it has one) before
   checkpoint everything (model, optimizer, scaler, generators, trick state) for an exact resume
@@ -13,6 +15,9 @@ eval mode before evaluation and checkpointing (tricks.optimizers.set_mode).
 
 A non-finite loss ends the run as `diverged` at the first bad step; the loss is checked every
 `check_every` steps so the GPU is not synchronised on every step.
+
+The precision (a resolved tricks.precision.Precision, its GradScaler included) and the memory format come
+in resolved with the LoopConfig; the loop never resolves them itself.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from tricks.hooks import HookSequence, LoopContext, LossFn, Predictor, Trick
-from tricks.optimizers import observe_loss, set_mode
+from tricks.optimizers import set_mode
 from tricks.precision import Precision
 from tricks.smoothing import cross_entropy_of
 
@@ -35,12 +40,17 @@ Batches = Callable[[int], Iterable[tuple[Tensor, Tensor]]]  # epoch -> that epoc
 Evaluate = Callable[[Predictor], dict]                      # predictor -> {"test_error": ..}
 
 
+def _fp32() -> Precision:
+    return Precision("fp32", torch.device("cpu"))   # no autocast, no scaler: the device plays no part
+
+
 @dataclass
 class LoopConfig:
     epochs: int
     steps_per_epoch: int
-    precision: str = "fp32"
+    precision: Precision = field(default_factory=_fp32)   # resolved once per job, GradScaler included
     channels_last: bool = False
+    epoch_rng_seed: int | None = None   # torch.manual_seed(this + epoch) before each epoch (dropout masks)
     eval_every: int = 1          # epochs
     check_every: int = 25        # steps between finite-loss checks (one device sync each)
     lr_trace_points: int = 400   # how many (step, lr) pairs the record keeps
@@ -97,7 +107,7 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
     `wrap(model)` gives the module that runs the training forward (DDP); tricks and evaluation see
     `model` itself.
     """
-    precision = Precision.create(cfg.precision, ctx.device)
+    precision = cfg.precision
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     hooks = HookSequence(tricks)
@@ -110,6 +120,7 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
     if state is not None:
         start_epoch = _restore(state, model, optimizer, precision, tricks, ctx, data_generator, result)
     for epoch in range(start_epoch, cfg.epochs):
+        seed_epoch(cfg, epoch)
         try:
             _train_epoch(epoch, forward, optimizer, lr_at, batches(epoch), loss_fn, precision, hooks,
                          cfg, result, on_step, count)
@@ -120,11 +131,11 @@ def train(model: nn.Module, make_optimizer: Callable[[list[dict]], torch.optim.O
         last = epoch + 1 == cfg.epochs
         if (epoch + 1) % cfg.eval_every == 0 or last:
             _evaluate_all(epoch, model, evaluate if last or evaluate_curve is None else evaluate_curve,
-                          precision, tricks, cfg, result)
+                          tricks, cfg, result)
         if checkpoint and checkpoint.writer:
             checkpoint.save(_snapshot(epoch, model, optimizer, precision, tricks, ctx, data_generator,
                                       result))
-    result.extra.update(_extra_metrics(model, evaluate, precision, tricks, cfg))
+    result.extra.update(_extra_metrics(model, evaluate, tricks, cfg))
     return result
 
 
@@ -138,18 +149,15 @@ def _train_epoch(epoch, model, optimizer, lr_at, batches, loss_fn, precision, ho
     start = time.perf_counter()
     n = 0
 
-    def update(x, y) -> Tensor:   # step 3 of HookSequence.run_step: forward, backward, optimizer step
-        with precision.autocast():
-            loss = loss_fn(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        observe_loss(optimizer, loss)    # learned optimizers (VeLO) read the loss
-        precision.backward_and_step(loss, optimizer)
+    def update(x, y) -> Tensor:   # step 3 of HookSequence.run_step: the one step body, and the count
+        loss = hooks.update(model, optimizer, loss_fn, precision, x, y)
         result.samples += count(x, y)
         return loss
 
     for i, (x, y) in enumerate(_limit(batches, cfg.steps_per_epoch)):
         step = step0 + i
-        losses[i] = hooks.run_step(step, optimizer, lr_at(step), _prepare(x, cfg), y, update).detach()
+        x = to_memory_format(x, cfg.channels_last)
+        losses[i] = hooks.run_step(step, optimizer, lr_at(step), x, y, update).detach()
         _trace_lr(optimizer, step, result, cfg)
         n, result.steps = i + 1, step + 1
         if (i + 1) % cfg.check_every == 0:
@@ -177,8 +185,15 @@ def _trace_lr(optimizer, step: int, result: TrainResult, cfg: LoopConfig) -> Non
         result.lr_trace["lr"].append(optimizer.param_groups[0]["lr"])
 
 
-def _prepare(x, cfg: LoopConfig):
-    if cfg.channels_last and isinstance(x, Tensor) and x.dim() == 4:
+def seed_epoch(cfg: LoopConfig, epoch: int) -> None:
+    """Reseed torch's global RNG (nn.Dropout's masks) for `epoch` when the run draws its masks per epoch."""
+    if cfg.epoch_rng_seed is not None:
+        torch.manual_seed(cfg.epoch_rng_seed + epoch)
+
+
+def to_memory_format(x, channels_last: bool):
+    """A 4-d input tensor in channels_last (NHWC) when the model runs so; anything else as it is."""
+    if channels_last and isinstance(x, Tensor) and x.dim() == 4:
         return x.contiguous(memory_format=torch.channels_last)
     return x
 
@@ -190,21 +205,22 @@ def _check_finite(losses: Tensor, step0: int) -> None:
         raise Diverged(f"loss is {losses[k].item()} at step {step0 + k}")
 
 
-def _predictor(model: nn.Module, precision: Precision, cfg: LoopConfig) -> Predictor:
+def _predictor(model: nn.Module, cfg: LoopConfig) -> Predictor:
     def predict(x: Tensor) -> Tensor:
-        with precision.autocast():
-            return model(_prepare(x, cfg)).float()
+        with cfg.precision.autocast():
+            return model(to_memory_format(x, cfg.channels_last)).float()
     return predict
 
 
-def evaluator(evaluate: Evaluate, precision: Precision, cfg: LoopConfig) -> Evaluate:
-    """evaluate(fn), running a module predictor like the model: autocast, channels_last, float output."""
-    return lambda fn: evaluate(_predictor(fn, precision, cfg) if isinstance(fn, nn.Module) else fn)
+def evaluator(evaluate: Evaluate, cfg: LoopConfig) -> Evaluate:
+    """evaluate(fn), running a module predictor like the model: the run's autocast and memory format
+    (cfg.precision, cfg.channels_last), float output."""
+    return lambda fn: evaluate(_predictor(fn, cfg) if isinstance(fn, nn.Module) else fn)
 
 
-def _evaluate_all(epoch, model, evaluate, precision, tricks, cfg, result: TrainResult) -> None:
+def _evaluate_all(epoch, model, evaluate, tricks, cfg, result: TrainResult) -> None:
     model.eval()
-    evaluate = evaluator(evaluate, precision, cfg)
+    evaluate = evaluator(evaluate, cfg)
     with torch.no_grad():
         metrics = dict(evaluate(model))
         for trick in tricks:
@@ -235,12 +251,12 @@ def _append_metrics(curves: dict, metrics: dict) -> None:
         curves[key].append(value)
 
 
-def _extra_metrics(model, evaluate, precision, tricks, cfg) -> dict:
+def _extra_metrics(model, evaluate, tricks, cfg) -> dict:
     model.eval()
     extra = {}
     with torch.no_grad():
         for trick in tricks:
-            extra.update(trick.extra_metrics(evaluator(evaluate, precision, cfg)))
+            extra.update(trick.extra_metrics(evaluator(evaluate, cfg)))
     return extra
 
 

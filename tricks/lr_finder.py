@@ -6,6 +6,10 @@ record the loss, smooth it by a debiased EMA s_i = m_i / (1 - beta^(i+1)), m_i =
 stop once s_i > diverge_factor * min_j s_j (or the loss is not finite). Suggestions: the lr where the smoothed
 loss falls fastest against log lr, and the lr of the minimum divided by 10. The model and the optimizer are
 restored exactly afterwards.
+
+Each step is the training loop's: the hook order and the step body of tricks.hooks.HookSequence (autocast,
+the wrapped loss, observe_loss, backward, after_backward, the optimizer step with the run's GradScaler),
+on inputs in the run's memory format.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from tricks.hooks import HookSequence, LossFn
+from tricks.loop import LoopConfig, to_memory_format
 
 
 def lr_at(i: int, num_steps: int, start_lr: float, end_lr: float, mode: str = "exp") -> float:
@@ -74,20 +79,21 @@ def lr_range_test(
     beta: float = 0.98,
     diverge_factor: float = 4.0,
     hooks: HookSequence | None = None,
+    run: LoopConfig | None = None,
 ) -> RangeTestResult:
     """Run the range test over `batches` (at most num_steps of them); model and optimizer restored after.
 
     Each step runs in the loop's hook order (`hooks`, already prepared: HookSequence.run_step) with the
-    ramp's lr as the base lr: group lr = ramp(i) * lr_scale, then the tricks' lr, batch and after_step hooks.
+    ramp's lr as the base lr: group lr = ramp(i) * lr_scale, then the tricks' lr, batch, after_backward and
+    after_step hooks, and the loop's step body (HookSequence.update). `run` gives the run's precision and
+    memory format (default fp32, contiguous); with channels_last the model is converted, as the loop does.
     """
-    hooks = hooks or HookSequence()
+    hooks, run = hooks or HookSequence(), run or LoopConfig(epochs=1, steps_per_epoch=num_steps)
+    if run.channels_last:
+        model.to(memory_format=torch.channels_last)
 
     def update(x, y) -> Tensor:
-        loss = loss_fn(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss
+        return hooks.update(model, optimizer, loss_fn, run.precision, x, y)
 
     saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
     was_training, res = model.training, RangeTestResult()
@@ -95,7 +101,7 @@ def lr_range_test(
     try:
         for i, (x, y) in zip(range(num_steps), batches, strict=False):
             lr = lr_at(i, num_steps, start_lr, end_lr, mode)
-            loss = hooks.run_step(i, optimizer, lr, x, y, update)
+            loss = hooks.run_step(i, optimizer, lr, to_memory_format(x, run.channels_last), y, update)
             res.lrs.append(lr)
             res.losses.append(loss.item())
             res.smoothed = smooth_losses(res.losses, beta)

@@ -62,17 +62,30 @@ class Precision:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
-    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
-        """Backward pass and optimizer step; returns False when fp16 overflow skipped the step."""
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backward pass; for fp16 on the scaled loss S * loss."""
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def unscale(self, optimizer: torch.optim.Optimizer) -> None:
+        """Divide the gradients by S (fp16), so what runs before the step sees the true gradients.
+        GradScaler.step would unscale them itself; doing it first changes nothing in the update."""
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Optimizer step; returns False when fp16 overflow skipped it (the scale then shrinks)."""
         if self.scaler is None:
-            loss.backward()
             optimizer.step()
             return True
         scale_before = self.scaler.get_scale()
-        self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
         return self.scaler.get_scale() >= scale_before
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> bool:
+        """Backward pass and optimizer step; returns False when fp16 overflow skipped the step."""
+        self.backward(loss)
+        return self.step(optimizer)
 
     def state_dict(self) -> dict:
         return {} if self.scaler is None else {"scaler": self.scaler.state_dict()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from tricks.averaging import EMA, SWA, CheckpointAverage
+from tricks.clipping import ClipGradNorm
 from tricks.ensembles import SnapshotEnsemble
 from tricks.finetune import ChainThaw, DiscriminativeLR, GradualUnfreezing, LastLayers
 from tricks.freezeout import FreezeOut
@@ -27,6 +28,7 @@ TRICKS: dict[str, type[Trick]] = {
         GradualUnfreezing,
         ChainThaw,
         LastLayers,
+        ClipGradNorm,
     )
 }
 

@@ -35,12 +35,12 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from repro.bench import lib as bench_lib
+from repro.jobs.build import precision_for
 from repro.tasks.image.models import build_model
 from repro.tasks.translation.model import Seq2SeqInput
 from repro.tasks.translation.model import transformer as build_transformer
 from repro.tasks.translation.task import seq2seq_loss
 from repro.tasks.translation.tokenize import SPECIALS
-from tricks.precision import Precision
 
 REFERENCE = "fp32"
 MATMUL_N = 2048
@@ -235,7 +235,7 @@ class Trainer:
         self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
         self.model = torch.compile(model) if compile else model
         self.w, self.v, self.device, self.sleep = w, v, device, sleep
-        self.precision = Precision.create(v.precision, device)
+        self.precision = precision_for(v.precision, device)
         cl = torch.channels_last
         self.inputs = tuple(x.contiguous(memory_format=cl) if v.channels_last and isinstance(x, Tensor)
                             and x.dim() == 4 else x for x in w.inputs)

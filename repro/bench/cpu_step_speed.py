@@ -3,7 +3,7 @@
 Work: cifar_resnet-20, batch 128, Fashion-MNIST-sized tensors (1x28x28, 10 classes), SGD with momentum,
 the same batches and starting weights for both. Today's step is what the cpu profiles run: bf16 autocast,
 channels_last. The chosen configuration is what the suite picks on this machine: `precision: auto`
-(tricks.precision.resolve_precision: fp32 on CPUs without native bf16) and the channels_last default
+(repro.jobs.build.precision_for: fp32 on CPUs without native bf16) and the channels_last default
 (repro.jobs.build.channels_last_pays: NCHW for fp32 on CPUs without AVX-512). Rounds are interleaved;
 the speedup is the median of per-round ratios with a bootstrap interval (repro/bench/lib.py). Achieved
 FLOP/s counts one step's FLOPs with torch.utils.flop_counter.FlopCounterMode and compares them with a
@@ -27,15 +27,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from repro.bench import lib as bench_lib
 from repro.files import write_text_atomic
-from repro.jobs.build import channels_last_pays
+from repro.jobs.build import channels_last_pays, precision_for
 from repro.tasks.image.models import build_model
-from tricks.precision import Precision, resolve_precision
 
 CPU = torch.device("cpu")
 
 
 def chosen_config() -> dict:
-    precision = resolve_precision("auto", CPU)
+    precision = precision_for("auto", CPU).name
     image_task = SimpleNamespace(channels_last_default=True)
     return {"precision": precision, "channels_last": channels_last_pays(image_task, CPU, precision)}
 
@@ -54,7 +53,7 @@ def run_steps(model0, batches, precision: str, channels_last: bool) -> float:
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = copy.deepcopy(model0).to(memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
-    autocast = Precision.create(precision, CPU).autocast
+    autocast = precision_for(precision, CPU).autocast
     start = time.perf_counter()
     for x, y in batches:
         with autocast():

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from repro.bench import lib as bench_lib
 from repro.files import write_json_atomic
 from repro.hardware import fingerprint, pick_device
+from repro.jobs.build import precision_for
 from repro.tasks.image.models import build_model
 from tricks.hooks import LoopContext
 from tricks.loop import LoopConfig, sync, train
@@ -54,7 +55,8 @@ def bare_loop(model, batches, device) -> float:
 
 
 def our_loop(model, batches, device) -> float:
-    cfg = LoopConfig(epochs=1, steps_per_epoch=len(batches), precision="bf16", channels_last=True)
+    cfg = LoopConfig(epochs=1, steps_per_epoch=len(batches), precision=precision_for("bf16", device),
+                     channels_last=True)
     ctx = LoopContext(model=model, total_steps=cfg.total_steps, steps_per_epoch=len(batches),
                       num_classes=10, generator=torch.Generator(), device=device, schedule={})
     sync(device)

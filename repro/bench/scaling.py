@@ -8,7 +8,7 @@ slowest rank's time counts. Launches of 1 and N processes alternate for `--round
 
     efficiency_r = throughput_N,r / (N * throughput_1,r)          (1.0 = perfect scaling)
 
-reported as the median over rounds with a 95% bootstrap interval (benchmarks/bench_lib.py). On CPU each
+reported as the median over rounds with a 95% bootstrap interval (repro/bench/lib.py). On CPU each
 process gets `--threads` threads: with 2 cores, 1 process x 1 thread against 2 processes x 1 thread.
 
     python -m repro.bench.scaling [--nproc 2] [--rounds 5] [--steps 20] [--batch 64] [--threads 1]

@@ -1,11 +1,12 @@
-"""Simulated error rates and power of the verdict rule (repro.stats), for docs/statistics.md.
+"""Simulated error rates and power of the verdict rule (repro/judge/rule.py), for docs/statistics.md.
 
     python benchmarks/stats_calibration.py [--reps 20000]
 
 Under the null the shifted paired differences x have mean exactly 0 (the effect sits on the claim's
-bound), so one table serves superiority, non-inferiority and ratio claims (tests/test_stats_calibration.py
-runs all three through repro.stats.judge). The rule's p = max(t test p, exact sign-flip p) is computed
-by the vectorized functions of repro.sequential, which the tests check equal judge's own p values.
+bound), so one table serves superiority, non-inferiority and ratio claims
+(tests/repro/judge/test_calibration.py runs all three through repro.judge.claim.judge). The rule's
+p = max(t p, skew-corrected t p, exact sign-flip p) is the one vectorised rule of repro/judge/rule.py that
+the judge itself applies.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from repro import sequential as sq
-from repro.stats import ALPHA, MIN_PAIRS
+from repro.judge import sequential as sq
+from repro.judge.rule import ALPHA, MIN_PAIRS, decision_p
 
 NOISES = {
     "normal": lambda rng, s: rng.standard_normal(s),
@@ -33,7 +34,7 @@ def rule_rate(x: np.ndarray, rng: np.random.Generator) -> float:
     """Share of data sets the rule decides (p < alpha and at least MIN_PAIRS pairs)."""
     if x.shape[1] < MIN_PAIRS:
         return 0.0
-    return float(np.mean(sq.rule_p_batch(x, (x.shape[1],), rng)[:, 0] < ALPHA))
+    return float(np.mean(decision_p(x, rng, sq.SIMULATION_PATTERNS) < ALPHA))
 
 
 def bootstrap_rate(x: np.ndarray, rng: np.random.Generator, resamples: int = 2_000) -> float:

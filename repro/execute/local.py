@@ -1,5 +1,6 @@
 """Run many jobs here: one after another, or N at once in worker processes (one GPU each when there are
-GPUs)."""
+GPUs). The device comes in picked (repro.hardware.pick_device, once in the driver); each worker process
+picks the one it is handed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from repro.execute.progress import say_status
+from repro.execute.progress import JobsBar, say_status
 from repro.hardware import pick_device
 from repro.jobs.job import Job
 from repro.jobs.run import is_rank0, run_job
@@ -20,20 +21,25 @@ from repro.jobs.run import is_rank0, run_job
 _worker_device: torch.device | None = None
 
 
-def run_local(jobs: list[Job], results_dir: Path, cache_dir: Path, device: str, data_root: Path,
-              n_jobs: int = 1) -> list[dict]:
-    """Run every job here, `n_jobs` at once; returns their records in completion order."""
+def run_local(jobs: list[Job], results_dir: Path, cache_dir: Path, device: torch.device, data_root: Path,
+              n_jobs: int = 1, costs: dict[str, float] | None = None) -> list[dict]:
+    """Run every job here, `n_jobs` at once; returns their records in completion order.
+
+    With several jobs at once on `cuda` without an index (--device auto or cuda), the workers take the
+    visible GPUs in turn; a device with an index (cuda:1) or the CPU is every worker's. `costs` (job name ->
+    expected seconds) weigh the progress bar's ETA; no jobs, no bar."""
+    if not jobs:
+        return []
     if n_jobs <= 1:
-        return _run_sequential(jobs, results_dir, cache_dir, pick_device(device), data_root)
-    return _run_parallel(jobs, results_dir, cache_dir, device, data_root, n_jobs)
+        return _run_sequential(jobs, results_dir, cache_dir, device, data_root, costs)
+    return _run_parallel(jobs, results_dir, cache_dir, device, data_root, n_jobs, costs)
 
 
-def _run_sequential(jobs, results_dir, cache_dir, device, data_root) -> list[dict]:
+def _run_sequential(jobs, results_dir, cache_dir, device, data_root, costs=None) -> list[dict]:
     records = []
-    outer = tqdm(jobs, desc="jobs", unit="job", disable=not is_rank0())
+    outer = JobsBar(jobs, costs)
     try:
-        for job in outer:
-            outer.set_postfix_str(job.name)
+        for job in jobs:
             bar = tqdm(desc=f"  {job.arm} seed {job.seed}", unit="step", leave=False, disable=not is_rank0())
 
             def on_start(total, bar=bar):
@@ -47,6 +53,7 @@ def _run_sequential(jobs, results_dir, cache_dir, device, data_root) -> list[dic
                 records.append(run_job(job, results_dir, cache_dir, device, data_root, on_step, on_start))
             finally:             # Ctrl-C: the bars end before the one-line message (repro.cli.main)
                 bar.close()
+            outer.finished(job.name)
             say_status(records[-1])
     finally:
         outer.close()
@@ -57,7 +64,7 @@ def _init_worker(devices: mp.Queue, threads: int) -> None:
     global _worker_device
     # Ctrl-C reaches the whole process group: the parent alone stops the run (no traceback per worker)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_device = torch.device(devices.get())
+    _worker_device = pick_device(devices.get())
     torch.set_num_threads(threads)
 
 
@@ -65,11 +72,11 @@ def _work(job: Job, results_dir, cache_dir, data_root) -> dict:
     return run_job(job, results_dir, cache_dir, _worker_device, data_root)
 
 
-def _run_parallel(jobs, results_dir, cache_dir, device_name, data_root, n_jobs) -> list[dict]:
-    device = pick_device(device_name)
+def _run_parallel(jobs, results_dir, cache_dir, device: torch.device, data_root, n_jobs,
+                  costs=None) -> list[dict]:
     ctx = mp.get_context("spawn")
     devices = ctx.Queue()
-    if device.type == "cuda" and device_name in ("auto", "cuda"):
+    if device.type == "cuda" and device.index is None:
         names = [f"cuda:{i % torch.cuda.device_count()}" for i in range(n_jobs)]
     else:
         names = [str(device)] * n_jobs
@@ -83,16 +90,20 @@ def _run_parallel(jobs, results_dir, cache_dir, device_name, data_root, n_jobs) 
         # ignored signal survives exec), so a Ctrl-C while they still import prints no traceback
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            futures = [pool.submit(_work, j, results_dir, cache_dir, data_root) for j in jobs]
+            futures = {pool.submit(_work, j, results_dir, cache_dir, data_root): j.name for j in jobs}
         finally:
             signal.signal(signal.SIGINT, handler)
+        bar = JobsBar(jobs, costs, parallel=n_jobs)
         try:
-            for fut in tqdm(as_completed(futures), total=len(futures), desc="jobs", unit="job"):
+            for fut in as_completed(futures):
                 records.append(fut.result())
+                bar.finished(futures[fut])
                 say_status(records[-1])
         except KeyboardInterrupt:
             _stop(pool)
             raise
+        finally:
+            bar.close()
     return records
 
 

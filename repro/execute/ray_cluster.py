@@ -1,7 +1,7 @@
 """Fan independent jobs out on a Ray cluster (`repro run ... --executor ray [--address auto]`).
 
 Design:
-- One Ray task per (spec, profile, arm, seed) job. The task calls repro.jobs.build.run_job and returns
+- One Ray task per (spec, profile, arm, seed) job. The task calls repro.jobs.run.run_job and returns
   the record dict; `num_gpus=1` per task when the cluster has GPUs (Ray sets CUDA_VISIBLE_DEVICES,
   so the task trains on "cuda"), else `num_cpus=1` with torch limited to that many threads.
 - The driver is the only writer of the results tree: on the worker, run_job writes its record into
@@ -31,9 +31,10 @@ from tqdm.auto import tqdm
 
 from repro.errors import UserError
 from repro.execute.progress import say_status
+from repro.hardware import pick_device
 from repro.jobs.job import Job, record_path
-from repro.jobs.record import write_record
 from repro.jobs.run import run_job
+from repro.record import write_record
 
 MAX_RETRIES = 3          # worker deaths per job before it is given up
 CPUS_PER_TASK = 1        # on CPU-only clusters: cores (and torch threads) per job
@@ -53,7 +54,7 @@ def run_on_worker(job: Job, cache_dir: Path, data_root: Path, gpu: bool,
     """Body of one Ray task: train `job` and return its record (written only to a scratch dir)."""
     if not gpu:
         torch.set_num_threads(CPUS_PER_TASK)
-    device = torch.device("cuda" if gpu else "cpu")
+    device = pick_device("cuda" if gpu else "cpu")   # this worker's one pick: Ray gave it one GPU or none
     with tempfile.TemporaryDirectory(prefix="repro-ray-") as scratch:
         return run_job(job, Path(scratch), cache_dir, device, data_root, on_step=on_step)
 

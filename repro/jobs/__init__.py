@@ -8,4 +8,6 @@ train.py     one job through the loop; ensemble.py: M members in one job
 run.py       train + write the record; record.py: the one Record schema
 parallel.py  data-parallel training under torchrun (sharding, DDP)
 dry_run.py   `repro run --dry-run`: build every arm, time a few steps
+preflight.py what the jobs need (data, extras, weights; declared in repro/spec/needs.py), checked first
+estimate.py  each job's expected seconds here, from the records (or a few timed steps)
 """

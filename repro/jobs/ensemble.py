@@ -29,7 +29,6 @@ from repro.jobs.job import Job
 from repro.jobs.train import train_job
 from tricks.ensembles import ensemble_metrics
 from tricks.loop import Checkpointer, TrainResult, evaluator
-from tricks.precision import Precision
 
 MEMBER_STRIDE = 10_007  # member k of seed s trains with seed s + MEMBER_STRIDE * k (no clash with seeds 0..N)
 PREFIX = "ensemble"
@@ -50,8 +49,9 @@ def member_job(job: Job, k: int) -> Job:
 
 def train_ensemble(job: Job, device: torch.device, data_root: Path, checkpoint: Checkpointer | None = None,
                    on_step: Callable[[int], None] | None = None,
-                   on_start: Callable[[int], None] | None = None) -> TrainResult:
-    """Train (or reload) every member, then evaluate the ensemble; returns the job's combined result."""
+                   on_start: Callable[[int], None] | None = None) -> tuple[TrainResult, TrainingSetup]:
+    """Train (or reload) every member, then evaluate the ensemble; returns the job's combined result and
+    the last member's TrainingSetup (every member runs with the same resolved precision and format)."""
     m = job.config.ensemble.members
     results, models, built = [], [], None
     for k in range(m):
@@ -62,7 +62,7 @@ def train_ensemble(job: Job, device: torch.device, data_root: Path, checkpoint: 
             break
     combined = combine(results, job.config.epochs)
     if combined.status == "ok":
-        ev = evaluator(built.task.evaluate, Precision.create(job.config.precision, device), built.loop)
+        ev = evaluator(built.task.evaluate, built.loop)
         with torch.no_grad():
             combined.extra.update(ensemble_metrics(models, [mod.state_dict() for mod in models], ev, PREFIX))
         combined.extra[f"{PREFIX}/forward_passes"] = float(m)
@@ -71,7 +71,7 @@ def train_ensemble(job: Job, device: torch.device, data_root: Path, checkpoint: 
     for k in range(m) if checkpoint and checkpoint.writer else ():
         for path in _paths(checkpoint, k):
             path.unlink(missing_ok=True)
-    return combined
+    return combined, built
 
 
 def _paths(checkpoint: Checkpointer | None, k: int) -> tuple[Path, ...]:

@@ -1,9 +1,10 @@
 """A spec's `lr_finder:`: pick the learning rate with the LR range test once per (spec, profile), before
 the jobs, the fast.ai way (Smith 2017, arXiv 1506.01186, Sec. 3.3; Howard & Ruder 2018, arXiv 1801.06146).
 
-The test (tricks.lr_finder.lr_range_test) trains arm `lr_finder.arm` of the profile, seed 0, with its
-param groups (tricks' param_groups hooks, e.g. discriminative LRs) and precision, while the lr rises
-exponentially from start_lr to end_lr over num_steps batches; the model is thrown away afterwards.
+The test (tricks.lr_finder.lr_range_test) trains arm `lr_finder.arm` of the profile, seed 0, as its job is
+built (repro.jobs.build: param groups from the tricks' param_groups hooks, e.g. discriminative LRs, the
+resolved precision and memory format, the seeding of dropout masks) through the loop's step, while the lr
+rises exponentially from start_lr to end_lr over num_steps batches; the model is thrown away afterwards.
 The suggestion (steepest descent of the smoothed loss, or the minimum / 10) times lr_finder.scale[arm]
 (default 1) replaces optimizer.lr of every arm, so the job records carry the lr they trained with.
 The result is cached, with its plot, in results/<profile>/<spec>/lr_finder.{json,png} and reused while
@@ -20,17 +21,15 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor, nn
 
 from repro.errors import UserError
 from repro.files import write_atomic, write_json_atomic
-from repro.hardware import pick_device
-from repro.jobs.build import build_training, make_optimizer
+from repro.jobs.build import TrainingSetup, build_training, make_optimizer
 from repro.jobs.job import Job
 from repro.jobs.run import is_rank0
 from repro.spec import config_hash, resolve
 from tricks.hooks import HookSequence
-from tricks.loop import default_param_groups
+from tricks.loop import default_param_groups, seed_epoch
 from tricks.lr_finder import (
     RangeTestResult,
     lr_range_test,
@@ -38,21 +37,8 @@ from tricks.lr_finder import (
     suggest_min_over_10,
     suggest_steepest,
 )
-from tricks.precision import Precision, resolve_precision
 
 FILE = "lr_finder"
-
-
-class _Autocast(nn.Module):
-    """Runs the model under the job's autocast (bf16), returning float logits, as the loop does."""
-
-    def __init__(self, model: nn.Module, precision: Precision):
-        super().__init__()
-        self.model, self.precision = model, precision
-
-    def forward(self, x) -> Tensor:
-        with self.precision.autocast():
-            return self.model(x).float()
 
 
 def range_test(job: Job, device: torch.device, data_root: Path, finder) -> RangeTestResult:
@@ -62,11 +48,15 @@ def range_test(job: Job, device: torch.device, data_root: Path, finder) -> Range
     groups = hooks.prepare(built.context, default_param_groups(task.model))
     optimizer = built.context.optimizer = make_optimizer(job.config.optimizer, finder.num_steps)(groups)
     loss_fn = hooks.wrap_loss(task.loss_fn)
-    name = resolve_precision(job.config.precision, device)
-    precision = Precision.create("fp32" if name == "fp16" else name, device)   # fp16 would need a GradScaler
-    batches = itertools.chain.from_iterable(task.batches(epoch) for epoch in itertools.count())
-    return lr_range_test(_Autocast(task.model, precision), optimizer, loss_fn, batches, finder.start_lr,
-                         finder.end_lr, finder.num_steps, hooks=hooks)
+    return lr_range_test(task.model, optimizer, loss_fn, _every_epoch(built), finder.start_lr,
+                         finder.end_lr, finder.num_steps, hooks=hooks, run=built.loop)
+
+
+def _every_epoch(built: TrainingSetup):
+    """The job's batches, epoch after epoch, each epoch begun as the loop begins it (seed_epoch)."""
+    for epoch in itertools.count():
+        seed_epoch(built.loop, epoch)
+        yield from built.task.batches(epoch)
 
 
 def suggest(result: RangeTestResult, finder) -> RangeTestResult:
@@ -129,7 +119,7 @@ def with_lr(cfg, lr: float):
     return cfg.model_copy(update={"optimizer": cfg.optimizer.model_copy(update={"lr": lr})})
 
 
-def apply_lr_finder(specs: dict, jobs: list[Job], results_dir: Path, device: str,
+def apply_lr_finder(specs: dict, jobs: list[Job], results_dir: Path, device: torch.device,
                     data_root: Path) -> list[Job]:
     """Jobs of specs with `lr_finder:` get lr = found lr x scale[arm]; the others pass unchanged."""
     found: dict[tuple[str, str], float] = {}
@@ -142,6 +132,6 @@ def apply_lr_finder(specs: dict, jobs: list[Job], results_dir: Path, device: str
         key = (job.spec_id, job.profile)
         if key not in found:
             spec = specs[job.spec_id]
-            found[key] = found_lr(spec, job.profile, results_dir, pick_device(device), data_root)
+            found[key] = found_lr(spec, job.profile, results_dir, device, data_root)
         out.append(replace(job, config=with_lr(job.config, found[key] * finder.scale.get(job.arm, 1.0))))
     return out

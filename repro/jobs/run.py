@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -16,8 +17,8 @@ from repro.hardware import fingerprint, git_commit, git_diff
 from repro.jobs import parallel
 from repro.jobs.ensemble import train_ensemble
 from repro.jobs.job import FINISHED, Job, checkpoint_path, record_path
-from repro.jobs.record import RECORD_VERSION, Record, write_record
 from repro.jobs.train import example_outputs, train_job
+from repro.record import RECORD_VERSION, Record, write_record
 from repro.spec import config_hash
 from tricks.loop import Checkpointer
 from tricks.optimizers import MissingDependency
@@ -81,14 +82,15 @@ def _tune_extra(job: Job) -> dict:
 
 
 def _train(job: Job, device, data_root, ckpt, on_step, on_start) -> dict:
-    """The trained job's part of the record."""
+    """The trained job's part of the record, with what ran (the setup's resolved RunFacts)."""
     out = {}
     if job.config.ensemble:
-        result = train_ensemble(job, device, data_root, ckpt, on_step, on_start)
+        result, built = train_ensemble(job, device, data_root, ckpt, on_step, on_start)
     else:
         result, built = train_job(job, device, data_root, ckpt, on_step, on_start)
         if built.task.examples and result.status == "ok":
-            out["examples"] = example_outputs(built, job.config.precision, device)
+            out["examples"] = example_outputs(built)
+    out["execution"] = asdict(built.facts)
     return {"status": result.status, "reason": result.reason, "curves": result.curves,
             "lr_trace": result.lr_trace, "final": result.final, "extra": {**result.extra, **_tune_extra(job)},
             "steps": result.steps, "train_time_s": result.train_time_s,

@@ -11,7 +11,6 @@ from repro.jobs import parallel
 from repro.jobs.build import TrainingSetup, build_training, make_optimizer
 from repro.jobs.job import Job
 from tricks.loop import Checkpointer, TrainResult, evaluator, train
-from tricks.precision import Precision
 
 
 def train_job(job: Job, device: torch.device, data_root: Path, checkpoint: Checkpointer | None = None,
@@ -39,9 +38,9 @@ def train_job(job: Job, device: torch.device, data_root: Path, checkpoint: Check
     return result, built
 
 
-def example_outputs(built: TrainingSetup, precision: str, device: torch.device) -> list[dict]:
-    """The task's example outputs (e.g. translations) of the final model, run as in evaluation."""
+def example_outputs(built: TrainingSetup) -> list[dict]:
+    """The task's example outputs (e.g. translations) of the final model, run as in evaluation (the job's
+    precision and memory format)."""
     built.task.model.eval()
     with torch.no_grad():
-        run_examples = evaluator(built.task.examples, Precision.create(precision, device), built.loop)
-        return run_examples(built.task.model)
+        return evaluator(built.task.examples, built.loop)(built.task.model)

@@ -25,7 +25,6 @@ import torch
 
 from repro.errors import UserError
 from repro.files import write_json_atomic
-from repro.hardware import pick_device
 from repro.jobs.job import Job
 from repro.jobs.run import is_rank0
 from repro.jobs.train import train_job
@@ -121,7 +120,8 @@ def record_fields(state: dict) -> dict:
     return summary
 
 
-def apply_tuning(specs: dict, jobs: list[Job], results_dir: Path, device: str, data_root: Path) -> list[Job]:
+def apply_tuning(specs: dict, jobs: list[Job], results_dir: Path, device: torch.device,
+                 data_root: Path) -> list[Job]:
     """Jobs of arms with `tune:` get the chosen value (and the grid's summary); the others pass unchanged."""
     found: dict[tuple, dict] = {}
     out = []
@@ -132,7 +132,7 @@ def apply_tuning(specs: dict, jobs: list[Job], results_dir: Path, device: str, d
             continue
         key = (job.spec_id, job.profile, job.arm, config_hash(job.config))
         if key not in found:
-            found[key] = run_grid(job, results_dir, pick_device(device), data_root)
+            found[key] = run_grid(job, results_dir, device, data_root)
         state = found[key]
         out.append(replace(job, config=with_value(job.config, tune.param, state["chosen"]),
                            tuned=record_fields(state)))

@@ -1,6 +1,5 @@
-"""The report layer: run records -> verdicts, tables, plots, Markdown and HTML.
+"""The report layer: run records and their verdicts (repro/judge) -> tables, plots, Markdown and HTML.
 
-records.py  records of a profile (the Record schema) and claims judged on them
 format.py   numbers, labels, Markdown / HTML from one list of blocks
 plots.py    the one plotting style (matplotlib Figure, never pyplot)
 render.py   the report document

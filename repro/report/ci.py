@@ -14,9 +14,9 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from repro.errors import UserError
+from repro.judge.verdict import CONTRADICTED
 from repro.report.claims import badge
 from repro.report.outputs import claim_key, read_verdicts
-from repro.stats import CONTRADICTED
 
 EXPECTED_NAME = "expected.json"
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from repro.files import write_text_atomic
+from repro.judge.censored import SIGN_TEST, describe
+from repro.judge.verdict import CONTRADICTED, NO_DATA, REPRODUCED, Verdict
 from repro.report import plots
 from repro.report.format import fmt, pm, to_markdown
-from repro.stats import CONTRADICTED, NO_DATA, REPRODUCED, Verdict
 
 BADGES = {"reproduced": "🟢", "contradicted": "🔴", "inconclusive": "🟡", "no data": "⚪", "not judged": "⚪"}
 
@@ -27,11 +28,22 @@ def short_published(v: Verdict) -> str:
 
 
 def short_estimate(v: Verdict) -> str:
-    """'-0.03 [-0.05, -0.01]' (× for ratios), no pairing text."""
-    if not math.isfinite(v.estimate):
+    """'-0.03 [-0.05, -0.01]' (× for ratios), no pairing text; a time-to-event claim's median ratio with
+    the seeds that reached the target."""
+    if math.isnan(v.estimate):
         return "–"
     pre = "×" if v.kind == "ratio" else ""
-    return f"{pre}{fmt(v.estimate, 3)} [{fmt(v.lo, 3)}, {fmt(v.hi, 3)}]"
+    text = f"{pre}{fmt(v.estimate, 3)} [{fmt(v.lo, 3)}, {fmt(v.hi, 3)}]"
+    return text + (f" ({v.reached}/{v.n} reached)" if v.test == SIGN_TEST else "")
+
+
+def decision_interval(v: Verdict) -> str:
+    """The interval at the level the claim is decided at (Holm), labelled with that level."""
+    if not math.isfinite(v.decision_level):
+        return "–"
+    pre = "×" if v.kind == "ratio" else ""
+    level = f"{100 * (1 - v.decision_level):.1f}%"
+    return f"{pre}[{fmt(v.decision_lo, 3)}, {fmt(v.decision_hi, 3)}] at {level}"
 
 
 def summary_row(sid: str, v: Verdict) -> dict:
@@ -42,12 +54,13 @@ def summary_row(sid: str, v: Verdict) -> dict:
 
 def detail_row(v: Verdict) -> list:
     """A row of the spec's own table: the tests and the seed power behind the verdict."""
-    return [v.claim_id, badge(v.verdict), short_estimate(v), v.n, fmt(v.p, 2), fmt(v.p_holm, 2),
-            fmt(v.q_bh, 2), fmt(v.power, 2), f"{fmt(v.seeds_needed)} / {fmt(v.paper_seeds_needed)}"]
+    return [v.claim_id, badge(v.verdict), short_estimate(v), decision_interval(v), v.n, fmt(v.p, 2),
+            fmt(v.p_holm, 2), fmt(v.q_bh, 2), fmt(v.power, 2),
+            f"{fmt(v.seeds_needed)} / {fmt(v.paper_seeds_needed)}"]
 
 
-DETAIL_HEAD = ["claim", "verdict", "estimate [95% t CI]", "n", "p", "Holm p", "BH q", "power",
-               "seeds for 80% (obs. / paper)"]
+DETAIL_HEAD = ["claim", "verdict", "estimate [95% CI]", "decision interval (Holm level)", "n", "p", "Holm p",
+               "BH q", "power", "seeds for 80% (obs. / paper)"]
 
 
 def _published(v: Verdict) -> str:
@@ -77,7 +90,7 @@ def claim_files(out: Path, spec_id: str, v: Verdict, table: pd.DataFrame, colour
     # per seed only (tidy): the estimate and its interval are in verdicts.json and the .md
     write_text_atomic(base.with_suffix(".csv"), table.to_csv(index=False, float_format="%.10g"))
     head = ["seed", f"treatment ({v.treatment})", f"baseline ({v.baseline})", col, "treatment status",
-            "baseline status"]
+            "baseline status", *(c.replace("_", " ") + " (not reached)" for c in table.columns[6:])]
     rows = [[fmt(x) if isinstance(x, float) else x for x in r] for r in table.itertuples(index=False)]
     md = [("h", 1, f"{spec_id} / {v.claim_id}"), ("p", v.text), ("p", f"Metric {v.metric}; {_rule(v)}."),
           ("table", head, rows), *claim_summary(v)]
@@ -96,14 +109,34 @@ def claim_summary(v: Verdict) -> list[tuple]:
     items = [f"verdict: {v.verdict}{look}: {v.reason}", f"rule: {_rule(v)}", f"published: {_published(v)}",
              f"measured: {v.treatment} {mean_std_of(v, 'treatment')}"
              f" vs {v.baseline} {mean_std_of(v, 'baseline')}",
-             f"estimate [95% paired t CI]: {_estimate(v)}",
-             f"tests: t p = {fmt(v.p_t, 2)}, sign-flip p = {fmt(v.p_signflip, 2)}, Holm-adjusted p = "
+             *_estimate_lines(v),
+             f"tests: {_tests(v)}, Holm-adjusted p = "
              f"{fmt(v.p_holm, 2)} over {v.family_size} claims (alpha {fmt(v.alpha, 3)}), "
              f"BH q = {fmt(v.q_bh, 2)}",
              f"seed power: d_z = {fmt(v.d_z, 3)}, power at n = {v.n}: {fmt(v.power, 2)}, seeds for 80%: "
              f"{fmt(v.seeds_needed)} (observed effect), {fmt(v.paper_seeds_needed)} (paper's effect "
              f"{fmt(v.paper_effect)})"]
     return [("list", items + ([f"note: {v.note}"] if v.note else []))]
+
+
+def _tests(v: Verdict) -> str:
+    if v.test == SIGN_TEST:
+        return f"exact sign test p = {fmt(v.p, 2)} ({v.wins} seeds on the claimed side, {v.losses} not)"
+    return (f"t p = {fmt(v.p_t, 2)}, skew-corrected t p = {fmt(v.p_skew, 2)}, "
+            f"sign-flip p = {fmt(v.p_signflip, 2)}")
+
+
+def _estimate_lines(v: Verdict) -> list[str]:
+    """The estimate with its 95% interval, and the interval at the decision level, labelled so that an
+    undecided claim never shows an interval that looks decisive without saying why."""
+    if v.test == SIGN_TEST:
+        first = f"time to target: {describe(v)} (95%, order statistics; a censored seed counts as inf)"
+    else:
+        first = f"estimate [95% paired t CI]: {_estimate(v)}"
+    if not math.isfinite(v.decision_level):
+        return [first]
+    return [first, f"decision interval: {decision_interval(v)} (the Holm-adjusted level this claim is "
+                   f"decided at; it excludes the bound {fmt(v.bound)} only where the test passes Holm)"]
 
 
 def mean_std_of(v: Verdict, side: str) -> str:

@@ -17,12 +17,11 @@ from typing import Any
 from scipy import stats as sps
 
 from repro.errors import UserError
+from repro.judge.records import load_records
+from repro.judge.verdict import NO_DATA, NOT_JUDGED
 from repro.report.format import to_markdown
 from repro.report.outputs import claim_key, read_verdicts, verdict_entry
 from repro.report.provenance import provenance, scale
-from repro.report.records import load_records
-from repro.report.verdicts import claim_arms
-from repro.stats import NO_DATA, NOT_JUDGED
 
 Z_CRIT = 1.96
 UNJUDGED = (NO_DATA, NOT_JUDGED)
@@ -45,7 +44,7 @@ def load_side(path: Path, profile: str, judge: Any = None, specs: Mapping[str, A
     for sid, (_, spec_records, results) in judge(path, profile, specs or {}, records).items():
         for r in results:
             v = r.verdict
-            claim_records = spec_records[spec_records["arm"].isin(claim_arms(v))]
+            claim_records = spec_records[spec_records["arm"].isin(v.arms)]
             entries[f"{sid}/{v.claim_id}"] = verdict_entry(sid, v, scale(spec_records, profile),
                                                            provenance(claim_records))
     return entries

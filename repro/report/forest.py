@@ -16,8 +16,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from scipy import stats as sps
 
+from repro.judge.verdict import CONTRADICTED, INCONCLUSIVE, NO_DATA, NOT_JUDGED, REPRODUCED, Verdict
 from repro.report.plots import save
-from repro.stats import CONTRADICTED, INCONCLUSIVE, NO_DATA, NOT_JUDGED, REPRODUCED, Verdict
 
 VERDICT_COLOURS = {REPRODUCED: "#1a7f37", CONTRADICTED: "#cf222e", INCONCLUSIVE: "#9a6700",
                    NO_DATA: "#6e7781", NOT_JUDGED: "#6e7781"}
@@ -60,13 +60,30 @@ def standardized(v: Verdict, label: str) -> Row:
     return Row(label, v.verdict, f(v.estimate) / sd, lo / sd, hi / sd, paper)
 
 
-def forest_plot(items: list[tuple[str, Verdict]], path: Path) -> Path | None:
-    """items: (label "spec/claim", verdict). None when no claim has an interval."""
-    rows = [standardized(v, label) for label, v in items]
+def forest_plot(groups: list[tuple[str, list[tuple[str, Verdict]]]], path: Path) -> Path | None:
+    """groups: (spec id, its (claim label, verdict)s), one panel per spec, each with its own x axis (ticks
+    and the dashed bound) on one common scale. None when no claim has an interval."""
+    panels = [(sid, [standardized(v, label) for label, v in items]) for sid, items in groups if items]
+    rows = [r for _, rs in panels for r in rs]
     if not any(math.isfinite(r.z) for r in rows):
         return None
-    fig = Figure(figsize=(8.0, 1.6 + 0.28 * len(rows)), layout="constrained")
-    ax = fig.subplots()
+    heights = [0.7 + 0.26 * len(rs) for _, rs in panels]
+    fig = Figure(figsize=(8.0, 0.9 + sum(heights)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False, sharex=True, gridspec_kw={"height_ratios": heights})
+    extent = max((abs(x) for r in rows for x in (r.lo, r.hi, r.paper) if math.isfinite(x)), default=1)
+    for ax, (sid, rs) in zip(axes[:, 0], panels, strict=True):
+        _panel(ax, sid, rs)
+    if extent > SYMLOG_FROM:     # a few very precise claims would squash the others
+        axes[0, 0].set_xscale("symlog", linthresh=3)
+    axes[0, 0].set_xlim(-1.08 * extent, 1.08 * extent)
+    axes[-1, 0].set_xlabel(AXIS_LABEL, fontsize=8)
+    shown = {r.verdict for r in rows if math.isfinite(r.z)}
+    _legend(fig, axes[0, 0], shown, any(math.isfinite(r.paper) for r in rows))
+    return save(fig, path)
+
+
+def _panel(ax, sid: str, rows: list[Row]) -> None:
+    """One spec's claims, top to bottom, with the dashed bound and x tick labels of its own."""
     for y, r in enumerate(reversed(rows)):
         colour = VERDICT_COLOURS.get(r.verdict, "0.4")
         if not math.isfinite(r.z):
@@ -76,18 +93,11 @@ def forest_plot(items: list[tuple[str, Verdict]], path: Path) -> Path | None:
         if math.isfinite(r.paper):
             ax.plot([r.paper], [y], marker="D", mfc="none", mec="k", ms=6, ls="none")
     ax.axvline(0, color="0.2", ls="--", lw=1)
-    extent = max((abs(x) for r in rows for x in (r.lo, r.hi, r.paper) if math.isfinite(x)), default=1)
-    if extent > SYMLOG_FROM:     # a few very precise claims would squash the others
-        ax.set_xscale("symlog", linthresh=3)
-    ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)], fontsize=7)
+    ax.set_yticks(range(len(rows)), [r.label.split("/", 1)[-1] for r in reversed(rows)], fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel(AXIS_LABEL, fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title(sid, fontsize=8, loc="left", fontweight="bold")
+    ax.tick_params(axis="x", labelsize=7, labelbottom=True)
     ax.grid(axis="x", alpha=0.3)
-    shown = {r.verdict for r in rows if math.isfinite(r.z)}
-    _legend(fig, ax, shown, any(math.isfinite(r.paper) for r in rows))
-    ax.set_title("Every claim against its decision bound (dashed: the bound)", fontsize=9)
-    return save(fig, path)
 
 
 def _legend(fig: Figure, ax, verdicts: set[str], paper: bool) -> None:
@@ -95,4 +105,5 @@ def _legend(fig: Figure, ax, verdicts: set[str], paper: bool) -> None:
                for v in VERDICT_COLOURS if v in verdicts]
     if paper:
         handles.append(ax.plot([], [], "D", mfc="none", mec="k", label="paper's effect")[0])
-    fig.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False)
+    handles.append(ax.plot([], [], "--", color="0.2", lw=1, label="the claim's bound")[0])
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=7, frameon=False)

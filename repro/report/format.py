@@ -38,12 +38,25 @@ def _cell(x: Any) -> str:
 
 
 VERDICT_HEAD = ["claim", "verdict", "estimate [95% CI]", "n", "published"]
+GROUP_HEAD = ["claim", "verdict", "estimate [95% CI]", "bound", "n"]
 
 
 def verdict_cells(row: dict, badge) -> list[str]:
     """A compact verdict-table row as Markdown cells: the claim links to its spec's section."""
     return [f"[{row['spec']}/{row['claim']}](#{row['anchor']})", badge(row["verdict"]), row["estimate"],
             str(row["n"]), row["published"]]
+
+
+def group_cells(groups: list[dict], badge) -> list[list[str]]:
+    """The compact verdict table grouped by spec, as Markdown rows: a row naming the spec (its section, its
+    .md, its counts and regime), then its claims with the estimate, the bound it must clear and n."""
+    rows = []
+    for g in groups:
+        md = f" · [why this scale]({g['md']})" if g["md"] else ""
+        rows.append([f"**[{g['spec']}](#{g['anchor']})**{md}", g["counts"], f"regime: {g['regime']}", "", ""])
+        rows += [[f"[{g['spec']}/{r['claim']}](#{g['anchor']})", badge(r["verdict"]), r["estimate"],
+                  r["bound"], str(r["n"])] for r in g["rows"]]
+    return rows
 
 
 def _md_block(kind: str, a: list) -> str:
@@ -60,8 +73,10 @@ def _md_block(kind: str, a: list) -> str:
         return "\n".join("| " + " | ".join(_cell(c) for c in r) + " |" for r in lines)
     if kind == "verdicts":
         return _md_block("table", [VERDICT_HEAD, [verdict_cells(r, a[1]) for r in a[0]]])
-    if kind == "img":
-        return f"![{a[0]}]({a[1]})"
+    if kind == "verdict_groups":
+        return _md_block("table", [GROUP_HEAD, group_cells(a[0], a[1])])
+    if kind == "img":            # ("img", alt, path[, caption])
+        return f"![{a[0]}]({a[1]})" + (f"\n\n*{a[2]}*" if len(a) > 2 and a[2] else "")
     if kind == "links":
         return " · ".join(f"[{t}]({href})" for t, href in a[0])
     raise ValueError(f"unknown block kind {kind!r}")

@@ -16,14 +16,15 @@ from typing import Any
 import pandas as pd
 
 from repro.files import write_json_atomic, write_text_atomic
+from repro.judge.records import RECORD_FIELDS
+from repro.judge.verdict import PAIRED_T, Verdict
 from repro.report.provenance import hardware_id
-from repro.report.records import RECORD_FIELDS
-from repro.stats import Verdict, get_field
 
 RUNS_COLUMNS = ["spec", "profile", "arm", "seed", "metric", "value", "status", "hardware", "threads",
                 "commit"]
-NUMBERS = ("n", "estimate", "lo", "hi", "p_t", "p_signflip", "p", "p_holm", "q_bh", "alpha", "look", "d_z",
-           "power", "seeds_needed", "paper_effect", "paper_seeds_needed", "noise", "bound", "family_size")
+NUMBERS = ("n", "estimate", "lo", "hi", "p_t", "p_skew", "p_signflip", "p", "p_holm", "q_bh", "alpha",
+           "look", "d_z", "power", "seeds_needed", "paper_effect", "paper_seeds_needed", "noise", "bound",
+           "family_size", "reached", "wins", "losses")
 
 
 def runs_frame(records: pd.DataFrame) -> pd.DataFrame:
@@ -61,11 +62,16 @@ def _json_number(x: Any) -> Any:
 def verdict_entry(spec_id: str, v: Verdict, scale: str, prov: dict) -> dict:
     """One claim of verdicts.json."""
     numbers = {k: _json_number(getattr(v, k)) for k in NUMBERS}
+    censored = v.test != PAIRED_T
     interval = {"lo": numbers.pop("lo"), "hi": numbers.pop("hi"),
-                "type": "95% paired t" if v.paired else "95% t (unpaired)"}
+                "type": "95% median (order statistics)" if censored else "95% paired t"}
+    decision = {"lo": _json_number(v.decision_lo), "hi": _json_number(v.decision_hi),
+                "level": _json_number(v.decision_level),
+                "type": f"{'median' if censored else 'paired t'} at the Holm decision level"}
     return {"spec": spec_id, "claim": v.claim_id, "text": v.text, "kind": v.kind, "metric": v.metric,
             "better": v.better, "treatment": v.treatment, "baseline": v.baseline, "verdict": v.verdict,
-            "reason": v.reason, "note": v.note, **numbers, "interval": interval,
+            "reason": v.reason, "note": v.note, "test": v.test, "outlier": v.outlier, **numbers,
+            "interval": interval, "decision_interval": decision,
             "below_noise": bool(v.below_noise),
             "published": {k: _json_number(x) for k, x in dict(v.published).items()},
             "scale": scale, **prov}
@@ -85,4 +91,4 @@ def read_verdicts(path: Path) -> dict:
 
 
 def claim_key(entry: dict) -> str:
-    return f"{get_field(entry, 'spec')}/{get_field(entry, 'claim')}"
+    return f"{entry['spec']}/{entry['claim']}"

@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from repro.files import write_atomic
-from repro.stats import Verdict, mean_interval
+from repro.judge.intervals import mean_interval
+from repro.judge.verdict import Verdict
 
 DPI = 100
 CURVE_METRICS = ("train_loss", "test_error", "test_nll", "test_ece", "bleu", "chrf", "valid_ppl")

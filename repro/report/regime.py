@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from repro.stats import get_field
+from repro.spec import Spec
 
 DEFAULT_RELATIVE = 0.02       # 2% of the final value, when the spec states no threshold
 
@@ -42,7 +41,7 @@ class Regime:
                 f"{self.threshold:.3g})")
 
 
-def check_regime(spec: Any, records: pd.DataFrame) -> Regime:
+def check_regime(spec: Spec, records: pd.DataFrame) -> Regime:
     arm, metric, better, threshold = _settings(spec)
     ok = records[(records["status"] == "ok") & (records["arm"] == arm)]
     gains, finals, spans = [], [], []
@@ -62,14 +61,13 @@ def check_regime(spec: Any, records: pd.DataFrame) -> Regime:
                   *spans[0])
 
 
-def _settings(spec: Any) -> tuple[str, str, str, float | None]:
-    first = (get_field(spec, "claims") or [None])[0]
-    regime = get_field(spec, "regime")
-    arm = get_field(regime, "arm") or get_field(first, "baseline", "").split("/")[0]
-    metric = get_field(regime, "metric") or get_field(first, "metric", "test_error").split("@")[0]
-    better = get_field(first, "better", "lower") if metric == get_field(first, "metric") else (
+def _settings(spec: Spec) -> tuple[str, str, str, float | None]:
+    first, regime = spec.claims[0], spec.regime
+    arm = regime.arm or first.baseline_ref.arm
+    metric = regime.metric or first.metric.split("@")[0]
+    better = first.better if metric == first.metric else (
         "higher" if metric in ("bleu", "chrf", "accuracy") else "lower")
-    return arm, metric, better, get_field(regime, "threshold")
+    return arm, metric, better, regime.threshold
 
 
 def _last_quarter(curves: dict, metric: str) -> tuple[tuple[int, float], tuple[int, float]] | None:

@@ -9,17 +9,20 @@ say the same thing. No records, an unknown profile, or fewer records than the re
 
 from __future__ import annotations
 
+import math
 import sys
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from repro.errors import UserError
 from repro.files import write_text_atomic
+from repro.judge.records import METRICS, load_records
+from repro.judge.rule import ALPHA
+from repro.judge.spec import UNJUDGED_PROFILES, ClaimResult, add_bh_q, judge_spec, judged_records, read_design
 from repro.report import plots
 from repro.report.claims import DETAIL_HEAD, badge, claim_files, claim_summary, detail_row, summary_row
 from repro.report.forest import VERDICT_COLOURS, forest_plot
@@ -28,20 +31,10 @@ from repro.report.html import to_html
 from repro.report.outputs import verdict_entry, write_runs_csv, write_verdicts_json
 from repro.report.provenance import hardware_id, provenance, provenance_text, scale
 from repro.report.publish import build_and_swap, check_not_fewer
-from repro.report.records import METRICS, load_records
 from repro.report.regime import check_regime
-from repro.report.verdicts import (
-    UNJUDGED_PROFILES,
-    ClaimResult,
-    add_bh_q,
-    claim_arms,
-    judge_spec,
-    judged_records,
-    read_design,
-)
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
-from repro.stats import get_field
+from repro.spec import Spec
 
 FOREST_TEXT = ("Forest plot: each claim's estimate with its 95% paired t interval, minus its decision bound "
                "and divided by the sd of its paired differences, so that right of the dashed line is the "
@@ -101,29 +94,28 @@ def _in_arm_order(records: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return records.sort_values(["arm", "seed"], key=lambda c: c.map(arms.index) if c.name == "arm" else c)
 
 
-def _spec_section(out: Path, spec: Any, records: pd.DataFrame, profile: str,
+def _spec_section(out: Path, spec: Spec, records: pd.DataFrame, profile: str,
                   results: list[ClaimResult]) -> tuple[list, list, list[tuple]]:
     """Write the spec's files; return (verdict-table rows, verdicts.json entries, section blocks)."""
-    sid, paper = get_field(spec, "id"), get_field(spec, "paper") or {}
-    arms = list(get_field(spec, "arms") or {})
+    sid, paper = spec.id, spec.paper
+    arms = list(spec.arms)
     arms += sorted(set(records["arm"]) - set(arms))
     ok = records[records["status"] == "ok"]
     series = _curve_series(ok, arms)
     colours = plots.arm_colours(list(series))
     run_scale = scale(_in_arm_order(ok if not ok.empty else records, arms), profile)
-    arxiv = get_field(paper, "arxiv")
-    where = ", ".join(str(x) for x in (get_field(paper, "venue"), arxiv and f"arXiv:{arxiv}") if x)
+    where = ", ".join(str(x) for x in (paper.venue, paper.arxiv and f"arXiv:{paper.arxiv}") if x)
     facts = [f"scale: {run_scale}", f"provenance: {provenance_text(provenance(records))}",
              check_regime(spec, records).line()]
     if profile in UNJUDGED_PROFILES:
         facts.append(f"{profile}: not judged (a plumbing check on tiny data)")
-    blocks = [("h", 2, f"{sid}: {get_field(paper, 'title', '')}", f"spec-{sid}"), ("p", f"{where}."),
+    blocks = [("h", 2, f"{sid}: {paper.title}", f"spec-{sid}"), ("p", f"{where}."),
               ("list", facts), ("table", DETAIL_HEAD, [detail_row(r.verdict) for r in results])]
     rows, entries = [], []
     for result in results:
         v = result.verdict
         rows.append(summary_row(sid, v))
-        prov = provenance(records[records["arm"].isin(claim_arms(v))])
+        prov = provenance(records[records["arm"].isin(v.arms)])
         entries.append(verdict_entry(sid, v, run_scale, prov))
         blocks += [("h", 3, f"Claim {v.claim_id}: {badge(v.verdict)}"), ("p", v.text), *claim_summary(v),
                    *claim_files(out, sid, v, result.table, colours)]
@@ -161,19 +153,33 @@ def summary_counts(verdicts: list[str]) -> dict[str, int]:
     return {v: counts[v] for v in VERDICT_COLOURS if counts[v]}
 
 
-def check_profile(profile: str, specs: Mapping[str, Any]) -> None:
-    """UserError for a profile no spec has (specs without a `profiles` field do not count)."""
-    known = {p for s in specs.values() for p in (get_field(s, "profiles") or {})}
+def false_verdicts_line(verdicts: list, n_specs: int) -> str:
+    """How many decisive verdicts are expected to be false, from the rule's calibrated error rate
+    (docs/statistics.md): at most ALPHA per claim that is a true null, and Holm keeps each spec's chance
+    of holding any false verdict at most ALPHA."""
+    tested = [v for v in verdicts if math.isfinite(v.p)]
+    decisive = sum(v.verdict in ("reproduced", "contradicted") for v in tested)
+    return (f"Error rates: {decisive} of {len(tested)} tested claims are decisive. Each claim's rule is "
+            f"calibrated to at most {ALPHA:.0%} false verdicts when its effect sits exactly on its bound, so "
+            f"even if every tested claim were such a null, about {ALPHA * len(tested):.1f} decisive verdicts "
+            f"would be expected false; Holm within each spec bounds the chance that a spec holds any false "
+            f"verdict by {ALPHA:.0%} (at most {ALPHA * n_specs:.1f} of these {n_specs} specs expected to "
+            f"hold one). Calibration and its limits: docs/statistics.md.")
+
+
+def check_profile(profile: str, specs: Mapping[str, Spec]) -> None:
+    """UserError for a profile no spec has."""
+    known = {p for s in specs.values() for p in s.profiles}
     if known and profile not in known:
         raise UserError(f"unknown profile {profile!r}: the specs' profiles are {', '.join(sorted(known))}; "
                         "nothing written")
 
 
-def judge_all(results_dir: Path, profile: str, specs: Mapping[str, Any], records: pd.DataFrame) -> dict:
+def judge_all(results_dir: Path, profile: str, specs: Mapping[str, Spec], records: pd.DataFrame) -> dict:
     """spec id -> (spec, its records, its ClaimResults) for every spec with records; BH q report-wide."""
     judged = {}
     for spec in specs.values():
-        sid = get_field(spec, "id")
+        sid = spec.id
         spec_records = records[records["spec"] == sid]
         if len(spec_records):
             judged[sid] = (spec, spec_records, judge_spec(spec_records, spec, profile,
@@ -182,7 +188,7 @@ def judge_all(results_dir: Path, profile: str, specs: Mapping[str, Any], records
     return judged
 
 
-def _build(out: Path, profile: str, specs: Mapping[str, Any], records: pd.DataFrame, judged: dict) -> None:
+def _build(out: Path, profile: str, specs: Mapping[str, Spec], records: pd.DataFrame, judged: dict) -> None:
     rows, entries, sections = [], [], []
     for spec, spec_records, results in judged.values():
         r, e, blocks = _spec_section(out, spec, judged_records(spec_records, results), profile, results)
@@ -190,14 +196,16 @@ def _build(out: Path, profile: str, specs: Mapping[str, Any], records: pd.DataFr
     counts = summary_counts([row["verdict"] for row in rows])
     text = " · ".join(f"{n} {v}" for v, n in counts.items())
     top = [("summary", f"Summary: {text} ({len(rows)} claims of {len(judged)} specs)", counts)]
+    verdicts = [res.verdict for _, _, results in judged.values() for res in results]
     if profile in UNJUDGED_PROFILES:
         top.append(("p", f"{profile}: not judged (a plumbing check on tiny data, no verdicts)."))
-    verdicts = [res.verdict for _, _, results in judged.values() for res in results]
+    else:
+        top.append(("p", false_verdicts_line(verdicts, len(judged))))
     forest = forest_plot([(f"{r['spec']}/{r['claim']}", v) for r, v in zip(rows, verdicts, strict=True)],
                          out / "forest.png")
     if forest:
         top += [("img", "forest plot of every claim", forest.name), ("p", FOREST_TEXT)]
-    not_run = [get_field(s, "id") for s in specs.values() if get_field(s, "id") not in judged]
+    not_run = [s.id for s in specs.values() if s.id not in judged]
     if not_run:
         top.append(("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}."))
     blocks = [*_header(records, profile), *top, ("h", 2, "Verdicts"), ("verdicts", rows, badge),
@@ -208,12 +216,10 @@ def _build(out: Path, profile: str, specs: Mapping[str, Any], records: pd.DataFr
     write_text_atomic(out / "report.md", to_markdown(blocks))
 
 
-def write_report(results_dir: Path, profile: str, specs: Mapping[str, Any], force: bool = False) -> Path:
+def write_report(results_dir: Path, profile: str, specs: Mapping[str, Spec], force: bool = False) -> Path:
     """Write results/<profile>/report.md, report.html, verdicts.json, runs.csv (+ per-claim tables and
     plots); return the .md. UserError (nothing written) for an unknown profile, no records, or fewer
     records than the report there was built from (unless `force`, which prints a warning).
-
-    `specs` maps id -> spec-like objects with id, paper (title, venue, arxiv), claims, arms, profiles.
     """
     results_dir = Path(results_dir)
     out = results_dir / profile

@@ -3,6 +3,7 @@
 schema.py  the pydantic models (Spec, RunConfig, ...)
 load.py    reading, merging profiles and arms, cross-field checks, config_hash
 checks.py  strict validation and the registry-argument checks (the one place configs are checked)
+task_catalog.py  every task, declared once: builder, registries, external names, tricks it takes
 problems.py  one-line SpecError messages
 paths.py   where spec files are found
 """
@@ -20,6 +21,7 @@ from repro.spec.schema import (
     Paper,
     PaperTable,
     Profile,
+    Ref,
     RunConfig,
     ScheduleConfig,
     Spec,
@@ -27,5 +29,5 @@ from repro.spec.schema import (
 )
 
 __all__ = ["SPEC_DIR", "Claim", "DataConfig", "EnsembleConfig", "LrFinderConfig", "ModelConfig",
-           "OptimizerConfig", "Paper", "PaperTable", "Profile", "RunConfig", "ScheduleConfig", "Spec",
+           "OptimizerConfig", "Paper", "PaperTable", "Profile", "Ref", "RunConfig", "ScheduleConfig", "Spec",
            "SpecError", "TrickConfig", "config_hash", "deep_merge", "load_spec", "resolve", "spec_paths"]

@@ -2,7 +2,8 @@
 
 `validate` runs pydantic (strict, with JSON semantics) and turns its first error into a Problem:
 (location, bad value, what is allowed). The registry checks cover the names and keyword arguments a spec
-gives to the models, datasets, schedules and tricks.
+gives to the models, datasets, schedules and tricks, and whether the task's loss takes the tricks that
+change the targets or the loss. What each task has is its entry of repro/spec/task_catalog.py.
 
 Every registry entry is a callable whose signature is the schema: a spec's extra keys under `model:`,
 `data:`, `schedule:` or a trick are the keyword arguments, checked with `inspect.signature` for
@@ -25,6 +26,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from repro.spec.task_catalog import TARGET_CHANGING_TRICKS, TASK_CATALOG, ExternalNames, Registry
+
 MISSING = object()  # the "bad value" of a required key that is absent
 
 Loc = tuple  # a path into a mapping: str keys and int list indices
@@ -38,65 +41,39 @@ class Problem(Exception):
         self.loc, self.value, self.allowed = loc, value, allowed
 
 
-# kind -> (module, registry attribute, arguments the runner passes itself rather than the spec)
-REGISTRIES = {
-    "model": ("repro.tasks.image.models", "MODELS", ("num_classes", "in_channels")),
-    "dataset": ("repro.tasks.image.data", "DATASETS", ("data_root", "device", "subset")),
-    "schedule": ("tricks.schedules", "SCHEDULES", ("lr", "total_steps", "steps_per_epoch")),
-    "trick": ("tricks.registry", "TRICKS", ()),
-    "optimizer": ("tricks.optimizers", "OPTIMIZERS",
-                  ("groups", "lr", "betas", "eps", "weight_decay", "momentum", "nesterov", "total_steps")),
+# registries every task shares; a task's models and datasets are its own (repro/spec/task_catalog.py)
+SHARED_REGISTRIES = {
+    "schedule": Registry("tricks.schedules:SCHEDULES", ("lr", "total_steps", "steps_per_epoch")),
+    "trick": Registry("tricks.registry:TRICKS"),
+    "optimizer": Registry("tricks.optimizers:OPTIMIZERS",
+                          ("groups", "lr", "betas", "eps", "weight_decay", "momentum", "nesterov",
+                           "total_steps")),
 }
-# task -> kind -> registry, for tasks whose models and datasets are not images (same tuple layout)
-TASK_REGISTRIES = {
-    "translation": {
-        "model": ("repro.tasks.translation", "TRANSLATION_MODELS", ("vocab_size", "pad_id")),
-        "dataset": ("repro.tasks.translation", "TRANSLATION_DATASETS", ("data_root", "device", "subset")),
-    },
-    "language-model": {
-        "model": ("repro.tasks.lm", "LM_MODELS", ("vocab_size", "context")),
-        "dataset": ("repro.tasks.lm", "LM_DATASETS", ("data_root", "device", "subset")),
-    },
-    "text-classification": {
-        "model": ("repro.tasks.text", "TEXT_MODELS", ("train_texts",)),
-        "dataset": ("repro.tasks.text", "TEXT_DATASETS", ("data_root", "device", "subset")),
-    },
-}
-# (task, kind) -> (module, resolver, name forms): names from outside the registry ("timm/resnet18",
-# "hf/cifar10"); resolver(name) is the entry's callable, None when the name is not of its forms, or raises
-# LookupError (a one-line reason) when it is but names nothing
-EXTERNAL = {
-    ("image-classification", "model"): ("repro.tasks.image.external", "external_model",
-                                        ("timm/<name>", "torchvision/<name>")),
-    ("image-classification", "dataset"): ("repro.tasks.image.data", "hf_dataset", ("hf/<dataset>",)),
-    ("text-classification", "dataset"): ("repro.tasks.text.hf", "hf_dataset", ("hf/<dataset>",)),
-}
-DEFAULT_AUGMENTATIONS = ("pad_crop", "hflip")
 
 
-def _import(module: str):
-    """A registry module, imported by name when a config is checked (the spec layer imports no torch at
-    load time; the registries do). A registry that cannot be imported is an error, never skipped."""
+def _resolve(ref: str):
+    """The object at "module:attribute", its module imported when a config is checked (the spec layer
+    imports no torch at load time; the registries do). A module that cannot be imported is an error,
+    never skipped."""
+    module, _, attribute = ref.partition(":")
     try:
-        return importlib.import_module(module)
+        return getattr(importlib.import_module(module), attribute)
     except ImportError as e:
         raise RuntimeError(f"cannot check specs: the registry module {module} does not import ({e}); "
                            f"fix the installation (pip install -e .)") from e
 
 
-def _source(kind: str, task: str | None) -> tuple[str, str, tuple[str, ...]]:
-    return TASK_REGISTRIES.get(task, {}).get(kind, REGISTRIES[kind])
+def _source(kind: str, task: str | None) -> Registry:
+    return SHARED_REGISTRIES[kind] if kind in SHARED_REGISTRIES else TASK_CATALOG[task].registry(kind)
 
 
 def registry(kind: str, task: str | None = None) -> dict[str, Callable]:
-    """The registry dict for `kind` (of `task`)."""
-    module, attr, _ = _source(kind, task)
-    return getattr(_import(module), attr)
+    """The registry dict for `kind` (of `task`, for models and datasets)."""
+    return _resolve(_source(kind, task).ref)
 
 
-def augmentations() -> tuple[str, ...]:
-    mod = _import("repro.tasks.image.data")
-    return tuple(getattr(mod, "AUGMENTATIONS", DEFAULT_AUGMENTATIONS))
+def _external_names(kind: str, task: str | None) -> ExternalNames | None:
+    return None if kind in SHARED_REGISTRIES else TASK_CATALOG[task].external(kind)
 
 
 def _names(options) -> str:
@@ -213,25 +190,25 @@ def _unwrap(tp: Any) -> Any:
 
 
 def check_entry(kind: str, name: Any, kwargs: dict, loc: Loc, task: str | None = None) -> None:
-    """A `{name: ..., **kwargs}` section: the name is in the `kind` registry (of `task`, see TASK_REGISTRIES)
-    and kwargs fit its signature."""
+    """A `{name: ..., **kwargs}` section: the name is in the `kind` registry (of `task`, for models and
+    datasets) or one of the task's external names, and kwargs fit its signature."""
+    source = _source(kind, task)
     fn = _external(kind, task, name, loc)
     if fn is None:
         reg = registry(kind, task)
-        forms = EXTERNAL.get((task, kind), (None, None, ()))[2]
-        check_choice(name, [*reg, *forms], kind, loc + ("name",))
+        external = _external_names(kind, task)
+        check_choice(name, [*reg, *(external.forms if external else ())], kind, loc + ("name",))
         fn = reg[name]
-    skip = _source(kind, task)[2]
-    check_kwargs(fn, kwargs, skip, f"{kind} {name!r}", loc)
+    check_kwargs(fn, kwargs, source.runner_args, f"{kind} {name!r}", loc)
 
 
 def _external(kind: str, task: str | None, name: Any, loc: Loc) -> Callable | None:
-    """The callable of a name from outside the registry (see EXTERNAL), or None."""
-    if (task, kind) not in EXTERNAL or not isinstance(name, str) or "/" not in name:
+    """The callable of a name from outside the registry (TaskDescriptor.external), or None."""
+    external = _external_names(kind, task)
+    if external is None or not isinstance(name, str) or "/" not in name:
         return None
-    module, attr, _ = EXTERNAL[task, kind]
     try:
-        return getattr(_import(module), attr)(name)
+        return _resolve(external.resolver)(name)
     except LookupError as e:
         raise Problem(loc + ("name",), name, str(e)) from None
 
@@ -240,18 +217,34 @@ def check_run_config(cfg) -> None:
     """Registry checks of one merged RunConfig (repro.spec.RunConfig); raises Problem with a merged loc."""
     check_entry("model", cfg.model.name, dict(cfg.model.model_extra or {}), ("model",), cfg.task)
     check_entry("dataset", cfg.data.name, dict(cfg.data.model_extra or {}), ("data",), cfg.task)
-    allowed_aug = augmentations()
-    for i, aug in enumerate(cfg.data.augment):
-        check_choice(aug, allowed_aug, "augmentation", ("data", "augment", i))
+    _check_augmentations(cfg.task, cfg.data.augment)
     _check_optimizer(cfg.optimizer)
     check_entry("schedule", cfg.schedule.name, dict(cfg.schedule.model_extra or {}), ("schedule",))
     for i, trick in enumerate(cfg.tricks):
         check_entry("trick", trick.name, dict(trick.model_extra or {}), ("tricks", i))
+        _check_target_trick(cfg.task, trick.name, ("tricks", i, "name"))
+
+
+def _check_augmentations(task: str, augment: list[str]) -> None:
+    ref = TASK_CATALOG[task].augmentations
+    for i, aug in enumerate(augment):
+        if ref is None:
+            raise Problem(("data", "augment", i), aug, f"the {task} task has no augmentations")
+        check_choice(aug, tuple(_resolve(ref)), "augmentation", ("data", "augment", i))
+
+
+def _check_target_trick(task: str, trick: str, loc: Loc) -> None:
+    """A trick that changes the targets or the loss runs only on a task whose loss takes it."""
+    accepted = TASK_CATALOG[task].target_tricks
+    if trick in TARGET_CHANGING_TRICKS and trick not in accepted:
+        raise Problem(loc, trick, f"trick {trick!r} changes the targets or the loss, and the {task} task "
+                                  f"does not take it; target- or loss-changing tricks it takes: "
+                                  f"{_names(accepted)}")
 
 
 def _check_optimizer(opt) -> None:
     """`optimizer:` the name is registered; each extra key is an option of that optimizer (its signature)."""
-    reg, skip = registry("optimizer"), _source("optimizer", None)[2]
+    reg, skip = registry("optimizer"), SHARED_REGISTRIES["optimizer"].runner_args
     check_choice(opt.name, list(reg), "optimizer", ("optimizer", "name"))
     options = _params(reg[opt.name], skip)[0]
     for key in opt.model_extra or {}:

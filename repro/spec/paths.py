@@ -6,6 +6,7 @@ from pathlib import Path
 
 from repro.errors import UserError
 from repro.spec.legacy_ids import renamed
+from repro.spec.load import load_spec
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
 
@@ -27,4 +28,18 @@ def spec_paths(names: list[str], all_specs: bool) -> list[Path]:
         paths.append(path)
     if not paths:
         raise UserError("name at least one spec, or pass --all")
+    return paths
+
+
+def selected_specs(names: list[str], all_specs: bool, profile: str, arms: list[str] | None) -> list[Path]:
+    """The spec files of a run, checked to have `profile` and every arm of `arms`, without torch (the
+    registry checks come when the run plans its jobs): a bad argument is one line within a second."""
+    paths = spec_paths(names, all_specs)
+    for path in paths:
+        spec = load_spec(path, check_registries=False)
+        spec.profile(profile)
+        unknown = sorted(set(arms or []) - set(spec.arms))
+        if unknown:
+            raise UserError(f"{path}: --arms {','.join(unknown)}: no such arm; arms are "
+                            f"{', '.join(spec.arms)}")
     return paths

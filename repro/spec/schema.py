@@ -6,12 +6,14 @@ Loading, merging and the cross-field checks are repro/spec/load.py; registry arg
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
 
 from repro.spec.checks import Problem
 from repro.spec.problems import SpecError, format_problem
+from repro.spec.task_catalog import TASK_NAMES
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:
@@ -27,7 +29,7 @@ Slug = Annotated[str, _matching(r"[a-z0-9][a-z0-9_-]*", "a slug: lowercase lette
 # `test_error@1`: the metric's value after epoch 1 (from the run's curves) instead of at the end
 Metric = Annotated[str, _matching(r"[a-z_][a-z0-9_]*(@[1-9][0-9]*)?",
                                   "a metric name like test_error, bleu, throughput or test_error@1")]
-Task = Literal["image-classification", "translation", "text-classification", "language-model"]
+Task = Literal[TASK_NAMES]   # the names of repro/spec/task_catalog.py, in its order
 Fraction = Annotated[float, Field(ge=0, lt=1)]
 
 
@@ -143,6 +145,22 @@ class Published(BaseModel):
     __pydantic_extra__: dict[str, float] = Field(init=False)
 
 
+class Ref(NamedTuple):
+    """One side of a claim, parsed once: an arm, or a predictor of an arm ("arm/predictor", e.g. a trick's
+    EMA weights "ema/ema"); str() gives the spec's text back."""
+
+    arm: str
+    predictor: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Ref:
+        arm, _, predictor = text.partition("/")
+        return cls(arm, predictor or None)
+
+    def __str__(self) -> str:
+        return f"{self.arm}/{self.predictor}" if self.predictor else self.arm
+
+
 class Claim(_Strict):
     id: Slug
     text: str
@@ -155,13 +173,26 @@ class Claim(_Strict):
     threshold: float = Field(1.0, gt=0)  # ratio claims: the claimed bound on treatment / baseline
     published: Published = Field(default_factory=Published)
     # the effect worth detecting, in metric units (a ratio for ratio claims), when the published numbers
-    # do not define one; seed power is also computed at it (repro/stats.py)
+    # do not define one; seed power is also computed at it (repro/judge/power.py)
     effect_of_interest: float | None = None
+
+    @cached_property
+    def treatment_ref(self) -> Ref:
+        return Ref.parse(self.treatment)
+
+    @cached_property
+    def baseline_ref(self) -> Ref:
+        return Ref.parse(self.baseline)
+
+    @property
+    def arms(self) -> tuple[str, str]:
+        """(treatment arm, baseline arm): the arms whose records the claim is judged on."""
+        return self.treatment_ref.arm, self.baseline_ref.arm
 
 
 class LrFinderConfig(_Strict):
-    """`lr_finder:` (spec level, repro/lr_search.py): before a profile's jobs, run the LR range test once on
-    arm `arm` (seed 0) and train every arm with lr = the suggestion x scale.get(arm, 1) instead of its
+    """`lr_finder:` (spec level, repro/jobs/lr_search.py): before a profile's jobs, run the LR range test once
+    on arm `arm` (seed 0) and train every arm with lr = the suggestion x scale.get(arm, 1) instead of its
     optimizer.lr; cached with its plot in results/<profile>/<spec>/lr_finder.{json,png}."""
 
     arm: Slug
@@ -209,7 +240,8 @@ class Spec(_Strict):
     arms: dict[Slug, dict[str, Any]] = Field(min_length=1)
     claims: list[Claim] = Field(min_length=1)
     profiles: dict[Slug, Profile]
-    plots: list[Literal["speedup"]] = Field(default_factory=list)  # extra report figures (repro/extras.py)
+    # extra report figures (repro/report/views/speedup.py)
+    plots: list[Literal["speedup"]] = Field(default_factory=list)
     lr_finder: LrFinderConfig | None = None
     paper_table: PaperTable | None = None
     regime: RegimeCheck = Field(default_factory=RegimeCheck)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from repro.spec.checks import Problem, validate
 from repro.spec.schema import RunConfig
+from repro.spec.task_catalog import TASK_CATALOG
 
 # tasks whose plugin can hold out a validation split from its training set (RunConfig.holdout)
-HOLDOUT_TASKS = ("image-classification", "text-classification", "language-model")
+HOLDOUT_TASKS = tuple(name for name, task in TASK_CATALOG.items() if task.holdout)
 
 
 def with_value(cfg: RunConfig, path: str, value: float) -> RunConfig:

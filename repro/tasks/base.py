@@ -1,6 +1,6 @@
 """What every task plugin hands the jobs layer: a TaskSetup, plus the shared classification metrics.
 
-A task (image/, text/, translation/) turns a resolved config into a model, its batches, its loss (with
+A task (image/, text/, translation/, lm/) turns a resolved config into a model, its batches, its loss (with
 its ignore mask) and its evaluation; the jobs layer and the loop never look inside the data.
 """
 
@@ -17,6 +17,7 @@ from torchmetrics.functional.classification import multiclass_calibration_error
 
 from tricks.hooks import LossFn, Predictor
 from tricks.loop import cross_entropy
+from tricks.smoothing import SmoothedTargets
 
 ECE_BINS = 15
 EVAL_BATCH = 1000
@@ -37,6 +38,8 @@ class TaskSetup:
     examples: Callable[[Predictor], list[dict]] | None = None     # a few outputs to show in the report
     evaluate_curve: Callable[[Predictor], dict] | None = None     # cheaper evaluation before the last
                                                                   # (tricks.loop.train), for the curves
+    dropout_seed_per_epoch: bool = False  # torch's global RNG reseeded before every epoch, not once per job
+                                          # (repro.jobs.build.seed_global_rng; the text task's records)
 
 
 def classification_metrics(predict: Predictor, x: Tensor, y: Tensor, num_classes: int,
@@ -49,6 +52,14 @@ def classification_metrics(predict: Predictor, x: Tensor, y: Tensor, num_classes
     ece = multiclass_calibration_error(log_probs.exp(), y, num_classes=num_classes, n_bins=ECE_BINS,
                                        norm="l1").item()
     return {"test_error": error, "test_nll": nll, "test_ece": ece}
+
+
+def per_token(target: Tensor | SmoothedTargets) -> Tensor | SmoothedTargets:
+    """Sequence targets, one row per token: ids [B, T] -> [B*T], soft targets [B, T, K] -> [B*T, K], and
+    label-smoothed ids (tricks.smoothing.SmoothedTargets) with their ids flattened."""
+    if isinstance(target, SmoothedTargets):
+        return SmoothedTargets(target.ids.flatten(), target.eps)
+    return target.flatten(0, 1) if target.is_floating_point() else target.flatten()
 
 
 def stable_hash(text: str) -> int:

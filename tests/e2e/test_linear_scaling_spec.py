@@ -4,8 +4,8 @@ equals Goyal's rule computed by hand, and the smoke profile ends in verdicts for
 import pytest
 
 from repro.cli import SPEC_DIR, main
-from repro.report.records import _value, load_records
-from repro.spec import load_spec, resolve
+from repro.judge.records import MetricKey, load_records, metric_value
+from repro.spec import Ref, load_spec, resolve
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def test_smoke_runs_each_arm_at_the_lr_of_goyals_rule(tmp_path):
     assert lr("large_warmup", 2) == pytest.approx(eta + (8 * eta - eta) * 2 / 4)
     assert lr("large_warmup", 4) == pytest.approx(8 * eta / 10)              # ... k eta at 4, then / 10
     assert rec.loc["small", "steps"] == 8 * rec.loc["large_warmup", "steps"]
-    early = _value(rec.loc["large_warmup"], "test_error@1")
+    early = metric_value(rec.loc["large_warmup"], MetricKey.of(Ref("large_warmup"), "test_error@1"))
     assert early == rec.loc["large_warmup", "curves"]["test_error"][0]
     report = (tmp_path / "r/smoke/report.md").read_text()
     for claim in load_spec(SPEC_DIR / "linear_scaling.yaml").claims:

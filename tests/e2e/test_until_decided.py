@@ -7,7 +7,7 @@ import pytest
 from tiny_spec import write_tiny_spec
 
 from repro.cli import main
-from repro.report.records import load_records
+from repro.judge.records import load_records
 
 pytestmark = pytest.mark.slow
 

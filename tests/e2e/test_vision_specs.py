@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from repro.cli import SPEC_DIR, main
-from repro.report.records import load_records
+from repro.judge.records import load_records
 from repro.spec import load_spec, resolve
 
 SPECS = ("snapshot_ensembles", "freezeout", "mixup")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace as NS
+
+from repro.spec import Claim, Spec
 
 SEEDS = range(10)
 JITTER = (0.0, 0.4, 0.2, -0.1, 0.3, -0.2, 0.1, 0.25, -0.05, 0.15)   # noise shared by both arms
@@ -41,17 +42,25 @@ def write(root: Path, rec: dict, name: str | None = None) -> Path:
     return path
 
 
-def claim(id, metric, treatment, baseline, kind="superiority", better="lower", **kw):
-    return NS(id=id, text=f"{treatment} vs {baseline} on {metric}", metric=metric, treatment=treatment,
-              baseline=baseline, better=better, kind=kind, margin=kw.get("margin"),
-              threshold=kw.get("threshold"), published=kw.get("published", {}),
-              effect_of_interest=kw.get("effect_of_interest"))
+def claim(id, metric, treatment, baseline, kind="superiority", better="lower", **kw) -> Claim:
+    """A real spec Claim (the judge takes the spec's types); `kw`: margin, threshold, published, ..."""
+    return Claim.model_validate({"id": id, "text": f"{treatment} vs {baseline} on {metric}", "metric": metric,
+                                 "treatment": treatment, "baseline": baseline, "better": better,
+                                 "kind": kind, **kw})
 
 
-PROFILES = {"cpu": {}, "smoke": {}, "paper": {}}
-SPEC = NS(
-    id="ls", paper=NS(title="Rethinking the Inception Architecture", venue="CVPR 2016", arxiv="1512.00567"),
-    arms={"base": {}, "ls01": {}}, profiles=PROFILES,
+def spec(id, claims, arms=("base", "ls01"), paper=None, **fields) -> Spec:
+    """A real Spec with the given claims and arms, profiles cpu/smoke/paper (no file behind it)."""
+    paper = paper or {"title": f"Paper of {id}", "venue": "NeurIPS", "arxiv": "0000.00000"}
+    return Spec.model_validate({"id": id, "paper": paper, "task": "image-classification", "base": {},
+                                "arms": {a: {} for a in arms}, "claims": list(claims),
+                                "profiles": {p: {"seeds": 3} for p in PROFILES}, **fields})
+
+
+PROFILES = ("cpu", "smoke", "paper")
+INCEPTION = {"title": "Rethinking the Inception Architecture", "venue": "CVPR 2016", "arxiv": "1512.00567"}
+SPEC = spec(
+    "ls", paper=INCEPTION,
     claims=[
         claim("lower-ece", "test_ece", "ls01", "base",
               published={"base": 0.061, "ls01": 0.024, "source": "Müller 2019, Table 3"}),
@@ -62,8 +71,8 @@ SPEC = NS(
         claim("mixup-helps", "test_error", "mixup", "base"),
     ],
 )
-EMPTY_SPEC = NS(id="nothing", paper={"title": "Never run", "venue": "NeurIPS", "arxiv": None},
-                arms={"a": {}, "b": {}}, profiles=PROFILES, claims=[claim("c", "test_error", "a", "b")])
+EMPTY_SPEC = spec("nothing", paper={"title": "Never run", "venue": "NeurIPS", "arxiv": "0000.00001"},
+                  arms=("a", "b"), claims=[claim("c", "test_error", "a", "b")])
 SPECS = {"ls": SPEC, "nothing": EMPTY_SPEC}
 
 

@@ -1,6 +1,7 @@
 """A tiny stand-in for tricks/loop.py that drives trick adapters through every hook, so the trick tests
 do not depend on the real loop: a 3-group MLP on 4x4 'images' of Gaussian class clusters. The hooks run
-in the loop's one order (tricks.hooks.HookSequence), so the harness cannot drift from the loop."""
+in the loop's one order and through its one step body (tricks.hooks.HookSequence.run_step and .update),
+so the harness cannot drift from the loop."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from torch import nn
 
 from tricks.hooks import HookSequence, LoopContext, Trick
 from tricks.loop import cross_entropy
+from tricks.precision import Precision
 from tricks.schedules import build_schedule
 
 K, BATCH = 3, 32
 
 
 class TinyNet(nn.Module):
-    """forward(x) == the layer groups in sequence, head last (as repro/models.py promises)."""
+    """forward(x) == the layer groups in sequence, head last (as repro/tasks/image/models.py promises)."""
 
     def __init__(self, k: int = K, width: int = 32):
         super().__init__()
@@ -74,6 +76,7 @@ class Run:
         self.opt = torch.optim.SGD(groups, lr=lr, momentum=0.9)
         ctx.optimizer = self.opt
         self.loss_fn = self.hooks.wrap_loss(cross_entropy)   # the loop's default task loss
+        self.precision = Precision("fp32", torch.device("cpu"))
         self.step, self.losses = 0, []
 
     def train(self, steps: int) -> list[float]:
@@ -87,12 +90,8 @@ class Run:
         return self.losses
 
     def _update(self, x, y):
-        """Forward, backward, optimizer step: the caller's part of HookSequence.run_step."""
-        loss = self.loss_fn(self.model(x), y)
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return loss
+        """The loop's step body (forward, backward, after_backward, optimizer step): step 3 of run_step."""
+        return self.hooks.update(self.model, self.opt, self.loss_fn, self.precision, x, y)
 
     def clean_loss(self, predictor=None) -> float:
         """Mean NLL on the training set of the model (or of a predictor returning log-probs)."""

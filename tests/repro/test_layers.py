@@ -1,7 +1,10 @@
 """The layering contract (issue #13), read from the source with `ast`: no import cycle anywhere in the tree,
 tricks/ never imports repro/, repro/spec/ never imports torch, and the repro/ layers only import downwards:
 
-    cli > bench > report > execute > jobs > tasks > spec      (leaves: errors, files, hardware, stats)
+    cli > bench > report > execute > jobs > judge > tasks > spec    (leaves: errors, files, hardware, record)
+
+The judging layer (repro/judge) sits below the runner (jobs, execute: `--until-decided` judges between
+its looks) and the report, so neither reaches into the other for a verdict.
 
 Every import counts, also one inside a function. The same contract is in pyproject.toml for import-linter
 (`tox -e lint`); this test needs nothing but the standard library.
@@ -14,9 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("tricks", "repro")
-LAYERS = ("repro.cli", "repro.until_decided", "repro.bench", "repro.report", "repro.execute", "repro.jobs",
+LAYERS = ("repro.cli", "repro.bench", "repro.report", "repro.execute", "repro.jobs", "repro.judge",
           "repro.tasks", "repro.spec")
-LEAVES = ("repro.errors", "repro.files", "repro.hardware", "repro.stats", "repro.sequential")
+LEAVES = ("repro.errors", "repro.files", "repro.hardware", "repro.record")
 NO_TORCH = ("repro.spec",)
 
 

@@ -9,6 +9,7 @@ from torchmetrics.classification import MulticlassCalibrationError
 from repro.tasks.base import classification_metrics
 from tricks.hooks import LoopContext, Trick
 from tricks.loop import Checkpointer, LoopConfig, train
+from tricks.precision import Precision
 
 CPU = torch.device("cpu")
 STEPS = 8
@@ -34,7 +35,8 @@ def setup(epochs=3, precision="fp32", seed=0, dropout=0.0):
     def evaluate(predict):
         return classification_metrics(predict, x, y, 2)
 
-    cfg = LoopConfig(epochs=epochs, steps_per_epoch=STEPS, precision=precision, check_every=3)
+    cfg = LoopConfig(epochs=epochs, steps_per_epoch=STEPS, precision=Precision.create(precision, CPU),
+                     check_every=3)
     ctx = LoopContext(model=model, total_steps=cfg.total_steps, steps_per_epoch=STEPS, num_classes=2,
                       generator=torch.Generator().manual_seed(2), device=CPU, schedule={})
     return model, batches, evaluate, cfg, ctx, data_gen
@@ -174,3 +176,32 @@ def test_a_cheaper_curve_evaluation_runs_before_the_last_and_leaves_nan_where_it
     assert [math.isnan(v) for v in result.curves["test_error"]] == [True, True, False]
     assert result.curves["test_error"][-1] == plain.curves["test_error"][-1] == result.final["test_error"]
     assert len(result.curves["test_ece"]) == len(result.curves["epoch"]) == 3
+
+
+
+class FirstDrawOfEachEpoch(Trick):
+    """Draws from torch's global RNG at the first batch of every epoch (where dropout would draw first)."""
+
+    def setup(self, ctx):
+        self.steps, self.draws = 0, []
+
+    def batch(self, x, y):
+        if self.steps % STEPS == 0:
+            self.draws.append(torch.rand(()).item())
+        return x, y
+
+    def after_step(self, step):
+        self.steps += 1
+
+
+def _first_draw(seed: int) -> float:
+    torch.manual_seed(seed)
+    return torch.rand(()).item()
+
+
+def test_with_an_epoch_rng_seed_each_epoch_draws_from_torch_manual_seed_of_seed_plus_epoch():
+    model, batches, evaluate, cfg, ctx, gen = setup(epochs=3)
+    cfg.epoch_rng_seed = 1000
+    trick = FirstDrawOfEachEpoch()
+    train(model, sgd, lambda s: 0.1, batches, evaluate, cfg, ctx, [trick], data_generator=gen)
+    assert trick.draws == [_first_draw(1000 + epoch) for epoch in range(3)]

@@ -1,4 +1,5 @@
-"""LR range test: ramp and smoothing by hand, suggestions on known curves, divergence, exact restore."""
+"""LR range test: ramp and smoothing by hand, suggestions on known curves, divergence, exact restore, and each
+step the loop's (observe_loss, the run's memory format and precision)."""
 
 import copy
 import math
@@ -8,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 from trick_harness import BATCH, make_data, make_model
 
+from tricks.loop import LoopConfig
 from tricks.lr_finder import (
     lr_at,
     lr_range_test,
@@ -18,6 +21,7 @@ from tricks.lr_finder import (
     suggest_min_over_10,
     suggest_steepest,
 )
+from tricks.precision import Precision
 
 matplotlib.use("Agg")
 
@@ -80,3 +84,35 @@ def test_stops_on_divergence_and_suggests_inside_range():
     fig = plot_range_test(res)
     assert len(fig.axes[0].lines) >= 3
     assert all(math.isfinite(v) for v in res.lrs)
+
+
+class Probe(nn.Module):
+    """A conv net that notes, per forward, whether its input is channels_last and whether autocast is on."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(4 * 16, 3)
+        self.seen: list[tuple[bool, torch.dtype]] = []
+
+    def forward(self, x):
+        out = self.head(self.conv(x).flatten(1))
+        self.seen.append((x.is_contiguous(memory_format=torch.channels_last), out.dtype))
+        return out
+
+
+class LossReader(torch.optim.SGD):
+    def observe_loss(self, loss):
+        self.read = getattr(self, "read", 0) + 1
+
+
+def test_each_step_is_the_loops_step_observe_loss_memory_format_and_precision():
+    torch.manual_seed(0)
+    model = Probe()
+    opt = LossReader(model.parameters(), lr=0.01)
+    x, y = make_data(n=BATCH)
+    run = LoopConfig(epochs=1, steps_per_epoch=5, precision=Precision("bf16", torch.device("cpu")),
+                     channels_last=True)
+    res = lr_range_test(model, opt, F.cross_entropy, ((x, y) for _ in range(5)), num_steps=5, run=run)
+    assert len(res.lrs) == 5 and opt.read == 5                  # learned optimizers read every loss
+    assert model.seen == [(True, torch.bfloat16)] * 5            # channels_last inputs, bf16 autocast
+    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)

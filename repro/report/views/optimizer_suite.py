@@ -17,19 +17,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from repro.files import write_atomic
-from repro.report.derived import derived_values, targets, train_curve
+from repro.judge.derived import derived_values, targets, train_curve
+from repro.judge.records import load_records
 from repro.report.format import fmt
-from repro.report.records import load_records
-from repro.stats import get_field
 
 PROFILE_PNG = "optimizer_suite_profile.png"
 TAUS = np.exp(np.linspace(0.0, math.log(16.0), 200))
 
 
 def reference_arm(spec) -> str | None:
-    for claim in get_field(spec, "claims") or []:
-        if get_field(claim, "metric") in ("steps_to_target", "steps_to_result"):
-            return get_field(claim, "baseline").partition("/")[0]
+    for claim in spec.claims:
+        if claim.metric in ("steps_to_target", "steps_to_result"):
+            return claim.baseline_ref.arm
     return None
 
 

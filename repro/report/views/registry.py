@@ -16,12 +16,11 @@ from repro.report.views.extra import extra_blocks
 from repro.report.views.lr_finder import lr_finder_blocks
 from repro.report.views.optimizer_suite import optimizer_suite_blocks
 from repro.report.views.speedup import speedup_blocks
-from repro.stats import get_field
 from repro.tasks.report_blocks import TASK_REPORT_BLOCKS
 
 
 def _asks_for(plot: str):
-    return lambda spec: plot in (get_field(spec, "plots") or [])
+    return lambda spec: plot in spec.plots
 
 
 SECTION_VIEWS: tuple[View, ...] = (
@@ -38,7 +37,7 @@ SECTION_VIEWS: tuple[View, ...] = (
 
 def task_blocks(spec: Any, ok: pd.DataFrame, arms: list[str]) -> list[tuple]:
     """The blocks the spec's task plugin adds (none for most tasks)."""
-    fns = TASK_REPORT_BLOCKS.get(get_field(spec, "task"), ())
+    fns = TASK_REPORT_BLOCKS.get(spec.task, ())
     return [b for fn in fns for b in fn(ok, arms)]
 
 

@@ -2,7 +2,7 @@
 
 Each arm against its baseline as the spec declares it (claims' treatment -> baseline, then the spec's
 `baselines:`), on the same seed: measured training speedup r = throughput_arm / throughput_baseline
-(geometric mean over seeds, 95% paired bootstrap interval, repro.stats), the speedup its FLOPs
+(geometric mean over seeds, 95% paired bootstrap interval, repro/judge/intervals.py), the speedup its FLOPs
 predict, 1 / (1 - s) with s any `*estimated_saving_flops` extra (FreezeOut, arXiv 1706.04983), and
 the change in test error (mean paired difference with interval).
 """
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from repro.files import write_text_atomic
+from repro.judge.intervals import bootstrap_interval
 from repro.report import plots
 from repro.report.format import fmt, model_label
-from repro.stats import bootstrap_interval, get_field
 
 SAVING_SUFFIX = "estimated_saving_flops"
 
@@ -27,9 +27,8 @@ SAVING_SUFFIX = "estimated_saving_flops"
 def baselines(spec: Any, arms: list[str]) -> dict[str, str]:
     """arm -> the arm it is compared with, from the spec: each claim's treatment -> baseline, then the
     spec's `baselines:` (which wins); a baseline is its own reference. Arms named nowhere get no row."""
-    pairs = {get_field(c, "treatment").split("/")[0]: get_field(c, "baseline").split("/")[0]
-             for c in get_field(spec, "claims") or []}
-    declared = get_field(spec, "baselines") or {}
+    pairs = {c.treatment_ref.arm: c.baseline_ref.arm for c in spec.claims}
+    declared = spec.baselines
     pairs.update(declared)
     pairs.update({b: b for b in declared.values()})          # a declared baseline is its own reference
     for b in set(pairs.values()):

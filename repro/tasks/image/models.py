@@ -290,7 +290,7 @@ def plain_convnet(num_classes: int, in_channels: int, width: int = 16, stages: i
     """A plain conv net without normalisation: `stages` x (conv3x3-ReLU, 2x2 max pool), width doubling
     per stage, then global average pooling and a linear classifier. Without BatchNorm a batch's gradient
     does not depend on how the batch is split, so data-parallel training on N ranks is exactly one
-    process's training (tests/test_distributed.py)."""
+    process's training (tests/repro/execute/test_distributed.py)."""
     groups: OrderedDict[str, nn.Module] = OrderedDict()
     c = in_channels
     for i in range(stages):

@@ -32,7 +32,6 @@ def image_classification(cfg, seed: int, device: torch.device, data_root: Path,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)   # same seed -> same init in every arm
         model = build_model(cfg.model.model_dump(), data.num_classes, data.in_channels).to(device)
-    torch.manual_seed(seed)   # dropout masks (nn.Dropout takes no generator), not the worker's history
     augment = list(cfg.data.augment)
 
     def batches(epoch: int):

@@ -1,7 +1,7 @@
 """Language modelling: next-token prediction on a text stream with a small causal Transformer.
 
-Registries used by specs of task `language-model` (checked by repro.spec.checks): LM_DATASETS (data names)
-and LM_MODELS (model names).
+Registries used by specs of task `language-model` (named in repro/spec/task_catalog.py, checked by
+repro.spec.checks): LM_DATASETS (data names) and LM_MODELS (model names).
 """
 
 from repro.tasks.lm.model import LM_MODELS

@@ -27,11 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from repro.errors import UserError
-from repro.tasks.base import TaskSetup, stable_hash
+from repro.tasks.base import TaskSetup, per_token, stable_hash
 from repro.tasks.holdout import holdout_indices
 from repro.tasks.lm.model import LM_MODELS
 from repro.tasks.translation import tokenize as T
 from repro.tasks.translation.corpus import SYLLABLES, bible_triples, split_of
+from tricks.smoothing import SmoothedTargets, cross_entropy_of
 
 CACHE_SUBDIR = "translation"   # the parsed Bible and tokenizers are shared with the translation task
 EVAL_BATCH = 64
@@ -106,9 +107,11 @@ def synthetic_lm(data_root: Path, device=None, subset: int | None = None, vocab_
 LM_DATASETS = {"bible_en": bible_en, "synthetic_lm": synthetic_lm}
 
 
-def lm_loss(logits: Tensor, target: Tensor) -> Tensor:
-    """Mean cross-entropy in nats per predicted token over [B, T, V] logits and [B, T] next tokens."""
-    return F.cross_entropy(logits.float().flatten(0, 1), target.flatten())
+def lm_loss(logits: Tensor, target: Tensor | SmoothedTargets) -> Tensor:
+    """Mean cross-entropy in nats per predicted token over [B, T, V] logits and [B, T] next tokens, or
+    label-smoothed ones (SmoothedTargets, from the label_smoothing trick). The blocks have no padding, so
+    no position is ignored."""
+    return cross_entropy_of(logits.float().flatten(0, 1), per_token(target))
 
 
 def evaluate(predict, blocks: Tensor, device) -> dict:
@@ -148,7 +151,6 @@ def language_model_task(cfg, seed: int, device: torch.device, data_root: Path,
     model = LM_MODELS[cfg.model.name](data.vocab_size, data.context, **kwargs)
     model.reset_parameters(torch.Generator().manual_seed(seed))   # same seed -> same init in every arm
     model.to(device)
-    torch.manual_seed(seed)   # dropout masks
     steps = len(train) // cfg.batch_size
 
     def batches(epoch: int):

@@ -187,13 +187,11 @@ def text_classification_task(cfg, seed: int, device: torch.device, data_root: Pa
     lengths = [len(ids) for ids in data.train_ids]
 
     def batches(epoch: int):
-        # nn.Dropout draws from the global RNG: seeding it per (seed, epoch) at the start of each epoch
-        # makes a run resumed from an epoch checkpoint draw the masks of an uninterrupted one
-        torch.manual_seed(1_000_003 * seed + epoch)
         for idx in sortish_batches(lengths, cfg.batch_size, data_generator):
             x = collate(data.recipe.tokenizer, [data.train_ids[i] for i in idx.tolist()])
             yield x.to(device), data.train_y[idx].to(device)
 
     return TaskSetup(model, batches, lambda predict: evaluate(predict, data, device),
                      len(lengths) // cfg.batch_size, data.num_classes, channels_last_default=False,
+                     dropout_seed_per_epoch=True,
                      layer_groups=model.layer_groups())

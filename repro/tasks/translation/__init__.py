@@ -1,7 +1,7 @@
 """Machine translation: parallel corpora, a subword tokenizer, the Transformer, decoding, the task.
 
-Registries used by specs of task `translation` (checked by repro.spec.checks):
-TRANSLATION_DATASETS (data names) and TRANSLATION_MODELS (model names).
+Registries used by specs of task `translation` (named in repro/spec/task_catalog.py, checked by
+repro.spec.checks): TRANSLATION_DATASETS (data names) and TRANSLATION_MODELS (model names).
 """
 
 from repro.tasks.translation.model import TRANSLATION_MODELS

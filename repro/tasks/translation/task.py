@@ -31,7 +31,7 @@ from tokenizers import Tokenizer
 from torch import Tensor
 
 from repro.errors import UserError
-from repro.tasks.base import TaskSetup, stable_hash
+from repro.tasks.base import TaskSetup, per_token, stable_hash
 from repro.tasks.translation import tokenize as T
 from repro.tasks.translation.corpus import CORPORA
 from repro.tasks.translation.decode import beam_search, greedy_decode, next_token_scorer
@@ -177,15 +177,9 @@ def seq2seq_loss(logits: Tensor, target) -> Tensor:
     """
     logits = logits.float()
     if isinstance(target, SmoothedTargets) or not target.is_floating_point():
-        return cross_entropy_of(logits.flatten(0, 1), _flat(target), ignore_index=T.PAD)
+        return cross_entropy_of(logits.flatten(0, 1), per_token(target), ignore_index=T.PAD)
     keep = target.argmax(-1) != T.PAD
     return -(target[keep] * logits[keep].log_softmax(-1)).sum(-1).mean()
-
-
-def _flat(target):
-    if isinstance(target, SmoothedTargets):
-        return SmoothedTargets(target.ids.flatten(), target.eps)
-    return target.flatten()
 
 
 def target_tokens(x, y: Tensor) -> int:
@@ -268,7 +262,6 @@ def translation_task(cfg, seed: int, device: torch.device, data_root: Path, data
         model = TRANSLATION_MODELS[cfg.model.name](data.vocab_size, T.PAD, **model_kwargs)
     model.reset_parameters(torch.Generator().manual_seed(seed))   # same seed -> same init in every arm
     model.to(device)
-    torch.manual_seed(seed)   # dropout masks (nn.Dropout takes no generator)
     batches = token_batches(_lengths(data.train), cfg.batch_size, data_generator)
     padded = [collate([data.train[i] for i in idx]) for idx in batches]
 

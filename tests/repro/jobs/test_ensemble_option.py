@@ -1,5 +1,5 @@
-"""`ensemble: {members: M}` (repro/ensemble.py) and `ensemble_metrics` (tricks/ensembles.py): one member is
-the plain run; M members are M plain runs with their own seeds, predicted by their mean softmax; an
+"""`ensemble: {members: M}` (repro/jobs/ensemble.py) and `ensemble_metrics` (tricks/ensembles.py): one member
+is the plain run; M members are M plain runs with their own seeds, predicted by their mean softmax; an
 interrupted ensemble resumes at its member; the last-m ensembles match a direct computation."""
 
 import json

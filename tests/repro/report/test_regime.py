@@ -1,16 +1,16 @@
 """The regime check on curves whose answer is known by hand."""
 
-from types import SimpleNamespace
-
 import pandas as pd
+from fake_results import claim
+from fake_results import spec as make_spec
 
 from repro.report.regime import check_regime
 
 
-def spec(**regime):
-    claim = SimpleNamespace(baseline="base", metric="test_error", better="lower")
-    settings = {"arm": None, "metric": None, "threshold": None, **regime}
-    return SimpleNamespace(claims=[claim], regime=SimpleNamespace(**settings))
+def spec(metric="test_error", better="lower", **regime):
+    c = claim("c", metric, "other", "base", better=better)
+    settings = {k: v for k, v in regime.items() if v is not None}
+    return make_spec("s", [c], arms=("base", "other"), regime=settings)
 
 
 def records(*curves):
@@ -41,8 +41,7 @@ def test_one_evaluation_is_not_measured():
 
 
 def test_higher_is_better_metric():
-    claim = SimpleNamespace(baseline="base", metric="bleu", better="higher")
-    s = SimpleNamespace(claims=[claim], regime=None)
+    s = spec(metric="bleu", better="higher")
     r = check_regime(s, pd.DataFrame({"status": "ok", "arm": "base",
                                       "curves": [{"epoch": [1, 2, 3, 4], "bleu": [5.0, 9.0, 10.0, 13.0]}]}))
     assert r.status == "pre-plateau" and r.improvement == 3.0     # epoch 3 -> 4: 10 -> 13, higher is better

@@ -7,12 +7,13 @@ import re
 import matplotlib.image
 import pandas as pd
 import pytest
-from fake_results import SPECS, build_records, claim, record, write
+from fake_results import JITTER, SPECS, build_records, claim, record, write
+from fake_results import spec as make_spec
 
-from repro.report.records import load_records
+from repro.judge.records import load_records
+from repro.judge.sequential import Design
+from repro.judge.spec import judge_spec
 from repro.report.render import write_report
-from repro.report.verdicts import judge_spec
-from repro.sequential import Design
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXPECTED = {
@@ -120,10 +121,11 @@ def test_smoke_is_not_judged(tmp_path):
 def test_nan_metric_is_dropped_and_missing_metric_is_not_data(tmp_path):
     for seed in range(8):
         write(tmp_path, record("ls", "cpu", "base", seed, 8.0 + seed / 10, 0.05))
-        write(tmp_path, record("ls", "cpu", "ls01", seed, math.nan if seed == 1 else 7.0 + seed / 10, 0.02))
+        err = math.nan if seed == 1 else 7.0 + seed / 10 + JITTER[seed] / 10     # differences with spread
+        write(tmp_path, record("ls", "cpu", "ls01", seed, err, 0.02))
     df = load_records(tmp_path, "cpu")
-    spec = type("S", (), {"claims": [claim("c", "test_error", "ls01", "base"),
-                                     claim("d", "test_error", "ls01/swa", "base")]})()
+    claims = [claim("c", "test_error", "ls01", "base"), claim("d", "test_error", "ls01/swa", "base")]
+    spec = make_spec("ls", claims)
     c, d = judge_spec(df, spec, "cpu")
     assert c.verdict.verdict == "reproduced" and c.verdict.n == 7 and "non-finite" in c.verdict.note
     assert list(c.table["treatment_status"]) == ["ok"] * 8 and c.table["difference"].isna().sum() == 1
@@ -133,8 +135,8 @@ def test_nan_metric_is_dropped_and_missing_metric_is_not_data(tmp_path):
 def test_a_sequential_claim_shows_the_seeds_of_its_look_only(tmp_path):
     for seed in range(14):   # looks 8 and 12 complete, 2 seeds of look 20 already there
         write(tmp_path, record("ls", "cpu", "base", seed, 8.0 + seed / 10, 0.05))
-        write(tmp_path, record("ls", "cpu", "ls01", seed, 6.0 + seed / 10, 0.05))
-    spec = type("S", (), {"claims": [claim("c", "test_error", "ls01", "base")]})()
+        write(tmp_path, record("ls", "cpu", "ls01", seed, 6.0 + seed / 10 + JITTER[seed % 10] / 10, 0.05))
+    spec = make_spec("ls", [claim("c", "test_error", "ls01", "base")])
     design = Design(looks=(8, 12, 20), alpha=0.05, nominal_alpha=0.024)
     (c,) = judge_spec(load_records(tmp_path, "cpu"), spec, "cpu", design)
     assert c.verdict.verdict == "reproduced" and c.verdict.look == 8 and c.verdict.n == 8

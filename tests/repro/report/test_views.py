@@ -2,10 +2,11 @@
 hand-made records."""
 
 import math
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from fake_results import claim
+from fake_results import spec as make_spec
 
 from repro.report.views.extra import extra_values, is_detail
 from repro.report.views.speedup import baselines, speedup_table
@@ -52,8 +53,8 @@ def test_speedup_table_pairs_each_arm_with_its_models_plain_arm():
     ])
     arms = ["r_base", "r_fo", "v_base", "v_fo", "lonely"]
     # r_fo's baseline comes from its claim, v_fo's from the spec's `baselines:`; "lonely" is named nowhere
-    spec = SimpleNamespace(claims=[SimpleNamespace(treatment="r_fo/ema", baseline="r_base")],
-                           baselines={"v_fo": "v_base"})
+    spec = make_spec("fo", [claim("c", "test_error", "r_fo/ema", "r_base")], arms=arms,
+                     baselines={"v_fo": "v_base"})
     pairs = baselines(spec, arms)
     assert pairs == {"r_base": "r_base", "r_fo": "r_base", "v_base": "v_base", "v_fo": "v_base"}
     table = speedup_table(ok, pairs).set_index("arm")
@@ -74,6 +75,7 @@ def test_views_are_registered_and_see_only_the_columns_they_declare(tmp_path):
     seen = []
     view = View("probe", ("final",), lambda v: seen.append(sorted(v.records.columns)) or [("p", "x")])
     ok = pd.DataFrame([{"arm": "a", "seed": 0, "final": {}, "extra": {}, "config": {}}])
-    assert view.render(tmp_path, "s", {"id": "s"}, ok, ["a"]) == [("p", "x")]
+    s = make_spec("s", [claim("c", "test_error", "a", "b")], arms=("a", "b"))
+    assert view.render(tmp_path, "s", s, ok, ["a"]) == [("p", "x")]
     assert seen == [["arm", "final", "seed"]]
-    assert task_blocks({"task": "image-classification"}, ok, ["a"]) == []   # only translation adds blocks
+    assert task_blocks(s, ok, ["a"]) == []   # only translation adds blocks

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from repro.cli import SPEC_DIR, main
-from repro.report.records import load_records
+from repro.judge.records import load_records
 from repro.spec import SpecError, load_spec
 from repro.spec.legacy_ids import LEGACY_IDS
 

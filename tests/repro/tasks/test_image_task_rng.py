@@ -1,11 +1,13 @@
-"""A job's dropout masks depend on its seed only, not on what its worker process ran before."""
+"""A job's dropout masks depend on its seed only, not on what its worker process ran before (the job's
+build seeds torch's global RNG: repro.jobs.build.seed_global_rng)."""
 
 from __future__ import annotations
 
 import torch
 
+from repro.jobs.build import build_training
+from repro.jobs.job import Job
 from repro.spec import RunConfig
-from repro.tasks.image.task import image_classification
 
 
 def test_dropout_masks_do_not_depend_on_earlier_use_of_the_global_rng(tmp_path):
@@ -17,7 +19,7 @@ def test_dropout_masks_do_not_depend_on_earlier_use_of_the_global_rng(tmp_path):
 
     def train_mode_output(earlier_draws: int):
         torch.rand(earlier_draws)   # a previous job in the same worker drew from the global RNG
-        setup = image_classification(cfg, 3, torch.device("cpu"), tmp_path, torch.Generator().manual_seed(0))
+        setup = build_training(Job("s", "smoke", "a", 3, cfg), torch.device("cpu"), tmp_path).task
         return setup.model.train()(x)
 
     torch.manual_seed(0)

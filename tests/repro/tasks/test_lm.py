@@ -8,11 +8,12 @@ import torch
 
 from repro.spec.schema import RunConfig
 from repro.tasks.lm.model import causal_transformer
-from repro.tasks.lm.task import _blocks, language_model_task, synthetic_lm
+from repro.tasks.lm.task import _blocks, language_model_task, lm_loss, synthetic_lm
 from repro.tasks.translation import tokenize as T
 from tricks.hooks import LoopContext
 from tricks.loop import LoopConfig, train
 from tricks.optimizers import adamw
+from tricks.smoothing import LabelSmoothing
 
 
 def _cfg(**over) -> RunConfig:
@@ -39,6 +40,16 @@ def test_blocks_are_the_stream_joined_with_eos():
     # stream 5 6 7 </s> 8 9 </s>: blocks of context + 1 tokens starting every `context` tokens, so every
     # token after the first is predicted exactly once
     assert blocks.tolist() == [[5, 6, 7], [7, T.EOS, 8], [8, 9, T.EOS]]
+
+
+def test_label_smoothing_composes_with_the_lm_loss():
+    """Issue 24: lm_loss took only id tensors, and the label_smoothing trick hands it SmoothedTargets."""
+    g = torch.Generator().manual_seed(0)
+    logits, ids = torch.randn(2, 5, 11, generator=g), torch.randint(11, (2, 5), generator=g)
+    smoothed = LabelSmoothing(eps=0.1).loss(lm_loss)(logits, ids)
+    torch.testing.assert_close(smoothed, torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), ids.flatten(), label_smoothing=0.1))
+    assert torch.equal(LabelSmoothing(eps=0.0).loss(lm_loss)(logits, ids), lm_loss(logits, ids))
 
 
 def test_untrained_loss_is_log_vocab_and_training_learns_the_successors(tmp_path):

@@ -1,9 +1,9 @@
 """`repro run SPEC --until-decided`: seeds in looks fixed in advance, only where claims are undecided.
 
-Before the first look the design (looks, calibrated nominal level: repro/sequential.py) is written to
+Before the first look the design (looks, calibrated nominal level: repro/judge/sequential.py) is written to
 results/runs/<spec>/<profile>/design.json, so the report replays exactly the looks that were run. At
 each look the specs' jobs for seeds 0..n-1 run for the arms of the claims still undecided; then every
-spec is judged from its records (repro/report/verdicts.py), and a claim that is decisive keeps its
+spec is judged from its records (repro/judge/spec.py), and a claim that is decisive keeps its
 verdict. The run stops when every claim is decided or the last look has run.
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 from repro.errors import UserError
 from repro.jobs.job import Job
 from repro.jobs.plan import plan
-from repro.report.records import load_records
-from repro.report.verdicts import judge_spec, read_design, write_design
-from repro.sequential import Design, looks_up_to, make_design
+from repro.judge.records import load_records
+from repro.judge.sequential import Design, looks_up_to, make_design
+from repro.judge.spec import judge_spec, read_design, write_design
+from repro.judge.verdict import INCONCLUSIVE
 from repro.spec import Spec
-from repro.stats import INCONCLUSIVE, get_field
 
 
 @dataclass
@@ -63,33 +63,55 @@ def undecided_claims(results_dir: Path, specs: dict[str, Spec], profile: str,
 
 def claim_arms(spec: Spec, claim_ids: list[str]) -> list[str]:
     """The arms the claims compare (the arm of an "arm/predictor" reference)."""
-    wanted = {get_field(c, side).split("/")[0] for c in spec.claims if c.id in claim_ids
-              for side in ("treatment", "baseline")}
+    wanted = {arm for c in spec.claims if c.id in claim_ids for arm in c.arms}
     return [arm for arm in spec.arms if arm in wanted]
 
 
+def _look_jobs(n: int, open_claims: dict[str, list[str]], specs: dict[str, Spec], by_path: dict[str, Path],
+               profile: str, arms: list[str] | None, sets: list[str] | None) -> list[Job]:
+    """The jobs of look n: seeds 0..n-1 of the arms the open claims compare."""
+    jobs = []
+    for sid, claim_ids in open_claims.items():
+        needed = [a for a in claim_arms(specs[sid], claim_ids) if not arms or a in arms]
+        if needed:
+            jobs += plan([by_path[sid]], profile, needed, list(range(n)), sets)[1]
+    return jobs
+
+
 def run_until_decided(paths: list[Path], profile: str, arms: list[str] | None, sets: list[str] | None,
-                      max_seeds: int, results_dir: Path,
-                      execute: Callable[[list[Job]], None]) -> list[LookLog]:
-    """Run the looks; `execute(jobs)` trains the jobs that are not finished yet."""
+                      max_seeds: int, results_dir: Path, execute: Callable[[list[Job]], None],
+                      todo: Callable[[list[Job]], list[Job]] | None = None,
+                      on_look: Callable[[int, list[Job], list[tuple[int, list[Job]]]], None] | None = None
+                      ) -> list[LookLog]:
+    """Run the looks. `todo(jobs)` is the jobs of a look still to train (default: all); `execute(jobs)` trains
+    them; `on_look(n, to_run, later)` is told before a look trains, with the jobs each later look would run
+    if no claim were decided before it (for the plan). A look that trains nothing leaves the records as they
+    were, so they are judged again only after a look that trained something."""
     design = design_for(max_seeds)
     specs, _ = plan(paths, profile, arms, [0], sets)
     pin_design(results_dir, specs, profile, design)
     by_path = dict(zip(specs, paths, strict=True))
+    todo = todo or (lambda jobs: jobs)
     open_claims = {sid: [c.id for c in spec.claims] for sid, spec in specs.items()}
-    logs = []
-    for n in design.looks:
-        jobs = []
-        for sid, claim_ids in open_claims.items():
-            needed = [a for a in claim_arms(specs[sid], claim_ids) if not arms or a in arms]
-            if needed:
-                jobs += plan([by_path[sid]], profile, needed, list(range(n)), sets)[1]
+    logs, judged = [], None
+    for i, n in enumerate(design.looks):
+        jobs = _look_jobs(n, open_claims, specs, by_path, profile, arms, sets)
         if not jobs:
             break
+        run = todo(jobs)
         print(f"look n = {n}: {len(jobs)} jobs for the claims still undecided in "
-              f"{sum(1 for ids in open_claims.values() if ids)} spec(s)", flush=True)
-        execute(jobs)
-        now_open = undecided_claims(results_dir, specs, profile, design)
+              f"{sum(1 for ids in open_claims.values() if ids)} spec(s): {len(run)} to run, "
+              f"{len(jobs) - len(run)} finished or skipped", flush=True)
+        if run:
+            if on_look is not None:
+                later = [(m, todo(_look_jobs(m, open_claims, specs, by_path, profile, arms, sets)))
+                         for m in design.looks[i + 1:]]
+                on_look(n, run, later)
+            execute(run)
+        if run or judged is None:
+            print(f"judging the records after look n = {n}", flush=True)
+            judged = undecided_claims(results_dir, specs, profile, design)
+        now_open = judged
         decided = {s: sorted(set(ids) - set(now_open[s])) for s, ids in open_claims.items()}
         logs.append(LookLog(n, len(jobs), decided=decided, undecided=now_open))
         open_claims = {s: ids for s, ids in now_open.items() if ids}

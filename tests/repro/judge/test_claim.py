@@ -1,37 +1,37 @@
-"""The verdict rule on cases whose answer is known by hand or by a closed form: the t interval
+"""The verdict rule (repro/judge) on cases whose answer is known by hand or by a closed form: the t interval
 (mean +- t_{0.975, n-1} s / sqrt(n)), exact sign-flip p values (2 / 2^n when every pair agrees),
 Holm and Benjamini-Hochberg by hand, power from the noncentral t distribution."""
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from scipy import stats as sps
 
-from repro.stats import (
-    CONTRADICTED,
-    INCONCLUSIVE,
-    MIN_PAIRS,
-    NO_DATA,
-    REPRODUCED,
-    bh_q,
-    holm,
-    judge,
-    judge_family,
-    mean_interval,
-    seeds_for_power,
-    signflip_floor,
-    signflip_test,
-    t_power,
-)
+from repro.judge import claim as judging
+from repro.judge.claim import ClaimData
+from repro.judge.intervals import mean_interval
+from repro.judge.power import seeds_for_power, t_power
+from repro.judge.rule import MIN_PAIRS, bh_q, holm, signflip_floor, signflip_p
+from repro.judge.verdict import CONTRADICTED, INCONCLUSIVE, NO_DATA, REPRODUCED
+from repro.spec import Claim
 
 
-def claim(kind="superiority", better="lower", margin=None, threshold=None, cid="c", **kw):
-    return SimpleNamespace(id=cid, text="T beats B", metric="test_error", treatment="t", baseline="b",
-                           kind=kind, better=better, margin=margin, threshold=threshold,
-                           published=kw.get("published", {"b": 5.5, "t": 5.3, "source": "Table 1"}),
-                           effect_of_interest=kw.get("effect_of_interest"))
+def claim(kind="superiority", better="lower", margin=None, threshold=1.0, cid="c", **kw):
+    return Claim.model_validate(
+        {"id": cid, "text": "T beats B", "metric": "test_error", "treatment": "t", "baseline": "b",
+         "kind": kind, "better": better, "margin": margin, "threshold": threshold,
+         "published": kw.get("published", {"b": 5.5, "t": 5.3, "source": "Table 1"}),
+         "effect_of_interest": kw.get("effect_of_interest")})
+
+
+def judge(c, treatment, baseline, excluded=None, **kw):
+    return judging.judge(ClaimData(c, treatment, baseline, excluded or {}), **kw)
+
+
+def judge_family(items, **kw):
+    return judging.judge_family([ClaimData(c, t, b, ex or {}) for c, t, b, ex in items], **kw)
 
 
 def by_seed(*values):
@@ -161,7 +161,66 @@ def test_signflip_matches_enumeration():
     x = np.array([0.3, -0.1, 0.4, 0.2, -0.05, 0.25])
     signs = np.array(np.meshgrid(*[[-1, 1]] * 6)).reshape(6, -1).T
     null = np.abs((signs * x).mean(axis=1))
-    assert signflip_test(x) == pytest.approx(np.mean(null >= abs(x.mean()) - 1e-12))
+    expected = np.mean(null >= abs(x.mean()) - 1e-12)
+    assert signflip_p(x[None], np.random.default_rng(0))[0] == pytest.approx(expected)
+
+
+def hall_p(d):
+    """Hall (1992), Ann. Statist. 20(2): T = sqrt(n) (u + g u^2/3 + g^2 u^3/27 + g/(6n)), u = mean/sd,
+    g = the sample skewness (scipy.stats.skew, biased moments over sd^3 with ddof=1), against t_{n-1}."""
+    n, u = d.size, d.mean() / d.std(ddof=1)
+    g = sps.skew(d) * (d.std(ddof=0) / d.std(ddof=1)) ** 3
+    stat = math.sqrt(n) * (u + g * u**2 / 3 + g**2 * u**3 / 27 + g / (6 * n))
+    return 2 * sps.t.sf(abs(stat), n - 1)
+
+
+def test_skew_correction_protects_against_a_skewed_null():
+    # exponential differences centred on the bound: the plain t test rejects ~9.5% at n = 12, Hall's ~6%
+    rng = np.random.default_rng(4)
+    x = rng.exponential(1.0, (20_000, 12)) - 1.0
+    from repro.judge.rule import skew_t_p, t_test
+    plain, hall = float(np.mean(t_test(x)[0] < 0.05)), float(np.mean(skew_t_p(x) < 0.05))
+    assert plain > 0.085 and hall < 0.07
+
+
+def test_an_outlier_seed_withholds_a_decisive_verdict():
+    d = np.array([-1.0, -1.1, -0.9, -1.05, -0.95, -1.0, -1.02, -3.0])
+    v = judge(claim(), by_seed(*(10 + d)), by_seed(*[10.0] * 8))
+    assert v.p_holm < 0.05 and v.verdict == INCONCLUSIVE and "outlier" in v.reason and "pair 8" in v.outlier
+
+
+def test_the_decision_interval_excludes_the_bound_exactly_when_the_t_part_passes_holm():
+    d = np.array([-0.9, -0.2, -0.7, -0.1, -0.8, -0.3, 0.2, -0.6])
+    t, b = by_seed(*(10 + d)), by_seed(*[10.0] * 8)
+    two = judge_family([(claim(cid="a"), t, b, None), (claim(cid="b"), t, b, None)])
+    v = two[0]
+    assert v.decision_level == pytest.approx(0.05 / 2)          # Holm doubled p: half the level
+    half = sps.t.ppf(1 - 0.025 / 2, 7) * d.std(ddof=1) / math.sqrt(8)
+    assert (v.decision_lo, v.decision_hi) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert v.lo < v.hi < 0 and v.verdict == INCONCLUSIVE          # the 95% CI excludes 0, the decision not
+    assert (v.decision_hi < 0) == (v.p_t < v.decision_level)
+
+
+@pytest.mark.parametrize("n", [6, 8, 12, 16])
+def test_judge_p_values_are_scipys_exact_tests(n):
+    """The one rule's p values, as the judge reports them, against scipy's own tests on the same data."""
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        d = rng.normal(-0.3, 1.0, n)
+        v = judge(claim(), by_seed(*(10 + d)), by_seed(*[10.0] * n))
+        exact = sps.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=np.inf)
+        assert v.p_signflip == pytest.approx(exact.pvalue, rel=1e-12)
+        assert v.p_t == pytest.approx(sps.ttest_1samp(d, 0.0).pvalue, rel=1e-9)
+        assert v.p_skew == pytest.approx(hall_p(d), rel=1e-9)
+        assert v.p == max(v.p_t, v.p_skew, v.p_signflip)
+
+
+def test_beyond_the_exact_range_the_sign_flip_p_is_a_monte_carlo_estimate_of_scipys():
+    d = np.random.default_rng(1).normal(0.4, 1.0, 20)
+    exact = float(np.mean(np.abs(np.array(np.meshgrid(*[[-1, 1]] * 20)).reshape(20, -1).T @ d)
+                          >= abs(d.sum()) * (1 - 1e-12)))
+    p = judge(claim(), by_seed(*(10 + d)), by_seed(*[10.0] * 20)).p_signflip
+    assert abs(p - exact) < 4 * math.sqrt(exact * (1 - exact) / 9_999) + 1e-4
 
 
 def test_partial_pairing_nan_and_exclusions_are_noted():
@@ -182,16 +241,17 @@ def test_single_pair_has_estimate_but_no_interval():
     assert v.verdict == INCONCLUSIVE and v.estimate == pytest.approx(-8.0) and math.isnan(v.lo)
 
 
-def test_identical_differences_are_decisive_without_spread():
+def test_identical_differences_have_no_t_test_and_no_verdict():
     v = judge(claim(), by_seed(*[9.0] * 6), by_seed(*[10.0] * 6))
-    assert v.p_t == 0.0 and v.verdict == REPRODUCED and v.lo == v.hi == pytest.approx(-1.0)
+    assert math.isnan(v.p_t) and math.isnan(v.p) and v.verdict == INCONCLUSIVE and "no spread" in v.reason
+    assert v.lo == v.hi == pytest.approx(-1.0)
     tie = judge(claim(), by_seed(*[10.0] * 6), by_seed(*[10.0] * 6))
-    assert tie.verdict == INCONCLUSIVE and tie.p == 1.0
+    assert tie.verdict == INCONCLUSIVE and math.isnan(tie.p)
 
 
-def test_unknown_kind_raises():
-    with pytest.raises(ValueError, match="unknown claim kind"):
-        judge(claim("vibes"), by_seed(1.0, 2.0), by_seed(1.0, 2.0))
+def test_unknown_kind_is_refused_by_the_spec():
+    with pytest.raises(ValidationError, match="kind"):
+        claim("vibes")
 
 
 def test_mean_interval_is_t_interval():

@@ -1,5 +1,5 @@
-"""The report's input: the run records (repro.jobs.record.Record) of a profile as a DataFrame, and the
-claims judged on them.
+"""The judge's input: the run records (repro.record.Record) of a profile as a DataFrame, the one accessor
+of a metric in a record (`metric_value`), and the per-seed values of a claim's two sides.
 
 Reads results/runs/<spec>/<profile>/<arm>/seed<k>.json, each validated against the one Record schema.
 """
@@ -10,14 +10,15 @@ import math
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from repro.jobs.record import read_record
+from repro.judge.derived import TIME_TO_EVENT, censored_key
+from repro.record import read_record
+from repro.spec import Claim, Ref
 from repro.spec.legacy_ids import current_id
-from repro.stats import get_field
 
 RECORD_NAME = re.compile(r"^seed(\d+)\.json$")
 METRICS = ("test_error", "test_nll", "test_ece")
@@ -50,15 +51,35 @@ def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
     return frame.drop_duplicates(["spec", "arm", "seed"], keep="last").reset_index(drop=True)
 
 
-def _value(row: Mapping, key: str) -> float | None:
+@dataclass(frozen=True)
+class MetricKey:
+    """Which number of a record a claim side reads: `name` of the run or of one of its predictors
+    (e.g. the EMA weights' test_error), at the end or after epoch `epoch` (`test_error@1`)."""
+
+    name: str
+    predictor: str | None = None
+    epoch: int | None = None
+
+    @classmethod
+    def of(cls, ref: Ref, metric: str) -> MetricKey:
+        name, _, epoch = metric.partition("@")
+        return cls(name, ref.predictor, int(epoch) if epoch else None)
+
+    @property
+    def key(self) -> str:
+        return f"{self.predictor}/{self.name}" if self.predictor else self.name
+
+
+def metric_value(row: Mapping, metric: MetricKey) -> float | None:
     """A metric from a record: `final` (NaN kept, the verdict notes it), then the top-level numbers
-    (throughput, wall time, ...), then `extra`; `name@E` is the curve of `name` after epoch E."""
-    name, _, epoch = key.partition("@")
-    if epoch:
+    (throughput, wall time, ...), then `extra`; with an epoch, its curve after that epoch. None when the
+    record does not have it."""
+    key = metric.key
+    if metric.epoch is not None:
         curves = row["curves"]
-        if int(epoch) not in curves.get("epoch", []) or name not in curves:
+        if metric.epoch not in curves.get("epoch", []) or key not in curves:
             return None
-        x = curves[name][curves["epoch"].index(int(epoch))]
+        x = curves[key][curves["epoch"].index(metric.epoch)]
         return math.nan if x is None else float(x)
     if key in row["final"]:
         x = row["final"][key]
@@ -69,25 +90,28 @@ def _value(row: Mapping, key: str) -> float | None:
     return None
 
 
-def side_table(records: pd.DataFrame, ref: str, metric: str) -> pd.DataFrame:
-    """Per seed (status, value) of one side of a claim; `ref` is "arm" or "arm/predictor".
+def side_table(records: pd.DataFrame, ref: Ref, metric: str) -> pd.DataFrame:
+    """Per seed (status, value) of one side of a claim.
 
     An ok record without the metric gets status "missing metric"; a NaN metric stays ok (and NaN).
     """
-    arm, _, predictor = ref.partition("/")
-    key = f"{predictor}/{metric}" if predictor else metric
-    rows = records[records["arm"] == arm]
-    values = [_value(r, key) if r["status"] == "ok" else None for _, r in rows.iterrows()]
+    key = MetricKey.of(ref, metric)
+    rows = records[records["arm"] == ref.arm]
+    values = [metric_value(r, key) if r["status"] == "ok" else None for _, r in rows.iterrows()]
     out = pd.DataFrame({"seed": rows["seed"], "status": rows["status"], "value": values})
     absent = pd.Series([x is None for x in values], index=out.index, dtype=bool)
     out.loc[absent & (out["status"] == "ok"), "status"] = "missing metric"
     return out.sort_values("seed").reset_index(drop=True)
 
 
-def side_values(records: pd.DataFrame, claim: Any) -> tuple[dict, dict]:
+def _sides(records: pd.DataFrame, claim: Claim) -> dict[str, pd.DataFrame]:
+    return {"treatment": side_table(records, claim.treatment_ref, claim.metric),
+            "baseline": side_table(records, claim.baseline_ref, claim.metric)}
+
+
+def side_values(records: pd.DataFrame, claim: Claim) -> tuple[dict, dict]:
     """({side: {seed: value}} of the ok jobs, {side: {seed: status}} of the others) for one claim."""
-    metric = get_field(claim, "metric")
-    sides = {s: side_table(records, get_field(claim, s), metric) for s in ("treatment", "baseline")}
+    sides = _sides(records, claim)
     ok = {s: t[t["status"] == "ok"] for s, t in sides.items()}
     values = {s: dict(zip(t["seed"], t["value"].astype(float), strict=True)) for s, t in ok.items()}
     excluded = {s: {k: st for k, st in zip(t["seed"], t["status"], strict=True) if st != "ok"}
@@ -95,17 +119,30 @@ def side_values(records: pd.DataFrame, claim: Any) -> tuple[dict, dict]:
     return values, excluded
 
 
-def claim_table(records: pd.DataFrame, claim: Any) -> pd.DataFrame:
+def censored_flags(records: pd.DataFrame, claim: Claim) -> dict[str, dict[int, bool]]:
+    """{side: {seed: censored?}} of a time-to-event claim's ok jobs (repro/judge/derived.py)."""
+    key = censored_key(claim.metric)
+    tables = {"treatment": side_table(records, claim.treatment_ref, key),
+              "baseline": side_table(records, claim.baseline_ref, key)}
+    return {s: {int(k): bool(x) for k, x, st in zip(t["seed"], t["value"], t["status"], strict=True)
+                if st == "ok"} for s, t in tables.items()}
+
+
+def claim_table(records: pd.DataFrame, claim: Claim) -> pd.DataFrame:
     """Per seed: both sides' values and statuses, and their difference (ratio for ratio claims)."""
-    metric = get_field(claim, "metric")
-    sides = {s: side_table(records, get_field(claim, s), metric) for s in ("treatment", "baseline")}
+    sides = _sides(records, claim)
     cols = ["seed", "value", "status"]
     table = sides["treatment"][cols].merge(sides["baseline"][cols], on="seed", how="outer",
                                            suffixes=("_t", "_b"))
     table.columns = ["seed", "treatment", "treatment_status", "baseline", "baseline_status"]
     both = table["treatment_status"].eq("ok") & table["baseline_status"].eq("ok")
     t, b = table["treatment"].astype(float), table["baseline"].astype(float)
-    ratio = (get_field(claim, "kind") or "superiority") == "ratio"
-    col = "ratio" if ratio else "difference"
-    table[col] = (t / b if ratio else t - b).where(both)
-    return table[["seed", "treatment", "baseline", col, "treatment_status", "baseline_status"]]
+    col = "ratio" if claim.kind == "ratio" else "difference"
+    table[col] = (t / b if claim.kind == "ratio" else t - b).where(both)
+    columns = ["seed", "treatment", "baseline", col, "treatment_status", "baseline_status"]
+    if claim.metric in TIME_TO_EVENT:     # a censored value is a lower bound, not a number to difference
+        flags = censored_flags(records, claim)
+        for side in ("treatment", "baseline"):
+            table[f"{side}_censored"] = [flags[side].get(int(s)) for s in table["seed"]]
+        columns += ["treatment_censored", "baseline_censored"]
+    return table[columns]

@@ -2,7 +2,7 @@
 
 from tiny_spec import write_tiny_spec
 
-from repro import until_decided
+from repro.execute import until_decided
 
 ARMS = {"plain": {}, "other": {"optimizer": {"lr": 0.01}}}
 

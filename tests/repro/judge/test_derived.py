@@ -4,13 +4,14 @@ whose answers are worked out by hand in the comments."""
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from fake_results import claim as make_claim
+from fake_results import spec as make_spec
 
-from repro.report.derived import with_derived
-from repro.report.verdicts import judge_spec
+from repro.judge.derived import steps_to, with_derived
+from repro.judge.spec import judge_spec
 from repro.report.views.optimizer_suite import TAUS, performance_profile, steps_table
 
 
@@ -29,29 +30,35 @@ RECORDS = pd.DataFrame([
 
 
 def _claim(metric, treatment, kind="ratio"):
-    return {"id": "c", "text": "t", "metric": metric, "treatment": treatment, "baseline": "base",
-            "better": "lower", "kind": kind, "threshold": 1.0}
+    return make_claim("c", metric, treatment, "base", kind=kind, threshold=1.0)
 
 
 def test_steps_to_target_per_seed_against_the_baseline_final_loss():
     # seed 0: target 0.5 -> fast reaches it after epoch 2 (20 steps), base after epoch 4 (40 steps)
     # seed 1: target 0.6 -> fast after epoch 1 (10 steps), base after epoch 4 (40 steps)
     claim = _claim("steps_to_target", "fast")
-    spec = SimpleNamespace(claims=[claim])
+    spec = make_spec("opt", [claim], arms=("base", "fast", "slow"))
     result = judge_spec(RECORDS, spec, "cpu")[0]        # judge_spec derives the metric itself
     v, table = result.verdict, result.table
     assert table["treatment"].tolist() == [20.0, 10.0] and table["baseline"].tolist() == [40.0, 40.0]
-    assert math.isclose(v.estimate, math.sqrt(0.5 * 0.25))     # geometric mean of the ratios
+    assert v.test.startswith("sign test") and v.reached == 2 and (v.wins, v.losses) == (2, 0)
+    assert math.isclose(v.estimate, (0.5 + 0.25) / 2)          # median of the per-seed ratios
 
 
-def test_never_reached_is_censored_at_budget_plus_one_epoch_and_result_adds_the_grid():
+def test_the_step_is_interpolated_between_epoch_ends():
+    # epoch ends at 10, 20, 30 steps with mean losses 2.0, 1.0, 0.4: 1.5 is half way from 10 to 20
+    assert steps_to([2.0, 1.0, 0.4], 10.0, 1.5) == (15.0, False)
+    assert steps_to([2.0, 1.0, 0.4], 10.0, 2.5) == (10.0, False)    # met in the first epoch: its end
+    assert steps_to([2.0, 1.0, 0.4], 10.0, 0.1) == (30.0, True)     # never: censored at the budget
+
+
+def test_never_reached_is_censored_at_the_budget_and_result_adds_the_grid():
     out = with_derived(RECORDS, _claim("steps_to_result", "slow"))
     slow0 = out[(out["arm"] == "slow") & (out["seed"] == 0)].iloc[0]["extra"]
-    assert slow0["steps_to_target"] == 50.0 and slow0["steps_to_target_censored"]
+    assert slow0["steps_to_target"] == 40.0 and slow0["steps_to_target_censored"]
+    assert slow0["steps_to_result"] == 40.0 and slow0["steps_to_result_censored"]
     base0 = out[(out["arm"] == "base") & (out["seed"] == 0)].iloc[0]["extra"]
     assert base0["steps_to_result"] == 40.0 + 280 and base0["final_train_loss"] == 0.5
-    # slow never got a result: its 40-step budget is spent, then the baseline's grid and run (320)
-    assert slow0["steps_to_result"] == 40.0 + 320.0
     failed = out[(out["arm"] == "slow") & (out["seed"] == 1)].iloc[0]["extra"]
     assert failed == {}                                         # failed runs get nothing derived
 

@@ -2,12 +2,18 @@
 
 Version 1: records written before the schema existed (no `schema_version` key); version 2 adds the
 hash of the uncommitted diff (`git_diff_sha256`) and the diff itself when it is small (`git_patch`),
-so a result measured on a "-dirty" commit can be traced back to its code.
+so a result measured on a "-dirty" commit can be traced back to its code; version 3 says what ran:
+`execution` (RunFacts: the resolved precision, memory format, device, threads) and, in `hardware`, the
+CPU's instruction-set capability and bf16 flags or the GPU's name and compute capability, and the
+cuDNN / oneDNN versions (HARDWARE_FACTS). A record older than a fact reads it as "unknown"
+(execution_of, hardware_of).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +21,22 @@ from pydantic import BaseModel, ConfigDict
 
 from repro.files import write_json_atomic
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
+UNKNOWN = "unknown"   # a fact the record's version did not keep
+
+# the keys repro.hardware.fingerprint writes since version 3 (None where they do not apply: no GPU on a CPU)
+HARDWARE_FACTS = ("cpu_capability", "amx_bf16", "avx512_bf16", "gpu_name", "compute_capability",
+                  "cudnn", "onednn")
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """How a job ran, as resolved once per job (repro.jobs.build.build_training); a record's `execution`."""
+
+    precision: str = UNKNOWN        # fp32 | bf16 | fp16 (the resolved one, never "auto")
+    memory_format: str = UNKNOWN    # channels_last | contiguous
+    device: str = UNKNOWN           # cpu, cuda, cuda:1, ...
+    threads: int | str = UNKNOWN    # torch's intra-op threads
 
 
 class Record(BaseModel):
@@ -37,6 +58,7 @@ class Record(BaseModel):
     git_diff_sha256: str | None = None
     git_patch: str | None = None
     hardware: dict[str, Any] | None = None
+    execution: RunFacts = RunFacts()          # version 3; all "unknown" before
     world_size: int | None = None
     overrides: list[str] | None = None        # --set KEY=VALUE texts applied to the config
     curves: dict[str, Any] | None = None
@@ -48,6 +70,18 @@ class Record(BaseModel):
     train_time_s: float | None = None
     throughput: float | None = None
     wall_time_s: float | None = None
+
+
+def execution_of(record: Mapping) -> RunFacts:
+    """The record's RunFacts; each fact its version did not keep reads "unknown"."""
+    known = {f.name for f in fields(RunFacts)}
+    return RunFacts(**{k: v for k, v in (record.get("execution") or {}).items() if k in known})
+
+
+def hardware_of(record: Mapping) -> dict:
+    """The record's hardware fingerprint with every fact of HARDWARE_FACTS; those its version did not keep
+    read "unknown"."""
+    return {**dict.fromkeys(HARDWARE_FACTS, UNKNOWN), **(record.get("hardware") or {})}
 
 
 def read_record(path: Path) -> dict:

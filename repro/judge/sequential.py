@@ -2,12 +2,15 @@
 Pocock-type group-sequential boundary calibrated by simulation of the whole rule.
 
 Testing at alpha = 5% after each of three looks gives about 12% false verdicts under the null, so
-every look instead compares the Holm-adjusted p (repro.stats) with one nominal level a < alpha,
+every look instead compares the Holm-adjusted p (repro/judge/claim.py) with one nominal level a < alpha,
 the same at every look (Pocock-type: every look can decide). a is the alpha-quantile, under a true
 null with normal noise, of the smallest p = max(p_t, p_signflip) over the looks: simulated with the
-exact sign-flip test (all 2^n patterns up to n = 16, Monte Carlo beyond), so the cross-check's
-conservatism is counted. For looks (8, 12, 20) it is close to the textbook Pocock value 0.022.
+one rule of repro/judge/rule.py itself (exact sign-flip test up to n = 16, Monte Carlo beyond), so the
+cross-check's conservatism is counted. For looks (8, 12, 20) it is close to the textbook Pocock value 0.022.
 
+Each spec's claims are one Holm family, and a family of k claims cannot pass Holm before the exact
+sign-flip test's smallest p, 2 / 2^n, is below nominal / k: its design (`family_design`) drops the run's
+looks before that n and re-calibrates the level for the looks it keeps (e.g. 9 claims: looks 12, 20).
 A claim is decided at the first look where it is decisive; the seeds of later looks go only to the
 arms of claims still undecided. The report replays the same procedure from the records
 (`replay`), so a committed report is rebuilt exactly.
@@ -15,19 +18,18 @@ arms of claims still undecided. The report replays the same procedure from the r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats as sps
 
-from repro.stats import ALPHA, EXACT_MAX_N, INCONCLUSIVE, MIN_PAIRS, Verdict
+from repro.judge.rule import ALPHA, MIN_PAIRS, decision_p
+from repro.judge.verdict import INCONCLUSIVE, Verdict
 
 DEFAULT_LOOKS = (8, 12, 20)
 CALIBRATION_REPS = 40_000
-MC_PATTERNS = 4_096
+SIMULATION_PATTERNS = 4_096      # Monte Carlo sign patterns per simulated data set beyond the exact range
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,20 @@ def looks_up_to(max_seeds: int, looks: Sequence[int] = DEFAULT_LOOKS) -> tuple[i
     return (*kept, max_seeds)
 
 
+def family_design(run: Design, family_size: int) -> Design:
+    """The looks of `run` at which a family of `family_size` claims can pass Holm's first step (the exact
+    sign-flip test's smallest p times the family size below the level), with the level calibrated for
+    those looks by the current rule (a pinned design.json keeps the looks that were run; its level is
+    what the rule of its day gave them); the last look is always kept."""
+    looks = run.looks
+    while len(looks) > 1:
+        nominal = calibrate(looks, run.alpha)
+        if 2.0 / 2 ** looks[0] * max(family_size, 1) < nominal:
+            return Design(looks, run.alpha, nominal)
+        looks = looks[1:]
+    return Design(looks, run.alpha, calibrate(looks, run.alpha))
+
+
 def make_design(looks: Sequence[int] = DEFAULT_LOOKS, alpha: float = ALPHA) -> Design:
     """Validate the looks and calibrate the nominal level; ValueError with one line when unusable."""
     looks = tuple(int(n) for n in looks)
@@ -69,37 +85,10 @@ def make_design(looks: Sequence[int] = DEFAULT_LOOKS, alpha: float = ALPHA) -> D
 # ---------------------------------------------------------------- calibration by simulation
 
 
-def signflip_p_batch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Two-sided sign-flip p of mean = 0 for each row of x (reps, n): exact over all 2^n patterns up
-    to EXACT_MAX_N, else MC_PATTERNS random ones (p = (hits + 1) / (patterns + 1)). Same definition
-    as scipy.stats.permutation_test (tests cross-check it); vectorized for the simulations."""
-    n = x.shape[1]
-    rows = max(1, 2 ** 23 // (2 ** n if n <= EXACT_MAX_N else MC_PATTERNS))
-    if x.shape[0] > rows:
-        return np.concatenate([signflip_p_batch(x[i:i + rows], rng) for i in range(0, x.shape[0], rows)])
-    if n <= EXACT_MAX_N:
-        codes = np.arange(2 ** n)[:, None] >> np.arange(n)[None, :] & 1
-        signs = (1 - 2 * codes).astype(x.dtype)
-        null = np.abs(x @ signs.T)
-        obs = np.abs(x.sum(axis=1, keepdims=True))
-        return np.mean(null >= obs * (1 - 1e-12), axis=1)
-    signs = rng.choice(np.array([-1.0, 1.0], dtype=x.dtype), size=(MC_PATTERNS, n))
-    null = np.abs(x @ signs.T)
-    obs = np.abs(x.sum(axis=1, keepdims=True))
-    return (np.sum(null >= obs * (1 - 1e-12), axis=1) + 1) / (MC_PATTERNS + 1)
-
-
-def t_p_batch(x: np.ndarray) -> np.ndarray:
-    """Two-sided one-sample t test p of mean = 0 for each row of x (reps, n)."""
-    n = x.shape[1]
-    t = x.mean(axis=1) / (x.std(axis=1, ddof=1) / math.sqrt(n))
-    return 2 * sps.t.sf(np.abs(t), n - 1)
-
-
-def rule_p_batch(x: np.ndarray, looks: Sequence[int], rng: np.random.Generator) -> np.ndarray:
-    """max(p_t, p_signflip) at each look for each row: shape (reps, len(looks))."""
-    return np.stack([np.maximum(t_p_batch(x[:, :n]), signflip_p_batch(x[:, :n], rng)) for n in looks],
-                    axis=1)
+def rule_p_at_looks(x: np.ndarray, looks: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    """The rule's p (repro/judge/rule.py: decision_p, NaN where no verdict may rest on it) on the first
+    n seeds at each look, per row: (reps, len(looks))."""
+    return np.stack([decision_p(x[:, :n], rng, SIMULATION_PATTERNS) for n in looks], axis=1)
 
 
 def simulate_min_p(looks: Sequence[int], reps: int, noise: Callable[[np.random.Generator, tuple], np.ndarray],
@@ -109,7 +98,7 @@ def simulate_min_p(looks: Sequence[int], reps: int, noise: Callable[[np.random.G
     out = []
     for start in range(0, reps, chunk):
         x = noise(rng, (min(chunk, reps - start), max(looks)))
-        out.append(rule_p_batch(x, looks, rng).min(axis=1))
+        out.append(np.nanmin(np.nan_to_num(rule_p_at_looks(x, looks, rng), nan=1.0), axis=1))
     return np.concatenate(out)
 
 

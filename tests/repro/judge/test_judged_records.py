@@ -1,14 +1,14 @@
 """The section's tables, curves and regime line use the seeds the verdicts used, not a look under way."""
 
 import pandas as pd
+from fake_results import claim
 
-from repro.report.verdicts import ClaimResult, judged_records
-from repro.stats import new_verdict
+from repro.judge.spec import ClaimResult, judged_records
+from repro.judge.verdict import new_verdict
 
 
 def result(treatment, baseline, look):
-    v = new_verdict({"id": f"{treatment}-vs-{baseline}", "metric": "test_error",
-                     "treatment": treatment, "baseline": baseline})
+    v = new_verdict(claim(f"{treatment.replace('/', '-')}-vs-{baseline}", "test_error", treatment, baseline))
     v.look = look
     return ClaimResult(v, pd.DataFrame())
 

@@ -1,6 +1,6 @@
 """The verdicts of a spec from its run records: the claims of one spec are one Holm family
-(repro/stats.py); where the spec ran with `--until-decided`, the looks of its design are replayed
-(repro/sequential.py); report-wide Benjamini-Hochberg q values; the smoke profile is not judged.
+(repro/judge/claim.py); where the spec ran with `--until-decided`, the looks of its design are replayed
+(repro/judge/sequential.py); report-wide Benjamini-Hochberg q values; the smoke profile is not judged.
 
 A spec ran sequentially when results/runs/<spec>/<profile>/design.json exists (written by
 `repro run --until-decided` before its first look); the report then rebuilds exactly the verdicts the
@@ -14,15 +14,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from repro.files import write_json_atomic
-from repro.report.derived import with_derived
-from repro.report.records import claim_table, side_values
-from repro.sequential import Design, replay
-from repro.stats import ALPHA, NOT_JUDGED, Verdict, bh_q, get_field, judge_family, new_verdict
+from repro.judge.claim import ClaimData, judge_family
+from repro.judge.derived import TIME_TO_EVENT, with_derived
+from repro.judge.records import censored_flags, claim_table, side_values
+from repro.judge.rule import ALPHA, bh_q
+from repro.judge.sequential import Design, family_design, replay
+from repro.judge.verdict import INCONCLUSIVE, NO_DATA, NOT_JUDGED, Verdict, new_verdict
+from repro.spec import Claim, Spec
 
 UNJUDGED_PROFILES = ("smoke",)      # plumbing checks on synthetic data: no verdicts
 
@@ -48,13 +50,13 @@ def read_design(results_dir: Path, spec_id: str, profile: str) -> Design | None:
     return Design.from_dict(json.loads(path.read_text())) if path.exists() else None
 
 
-def judge_spec(records: pd.DataFrame, spec: Any, profile: str, design: Design | None = None,
+def judge_spec(records: pd.DataFrame, spec: Spec, profile: str, design: Design | None = None,
                alpha: float = ALPHA) -> list[ClaimResult]:
     """Every claim of `spec` judged on `records` (one spec's records at one profile)."""
-    claims = list(get_field(spec, "claims") or [])
-    tables = {get_field(c, "id"): claim_table(with_derived(records, c), c) for c in claims}
+    claims = list(spec.claims)
+    tables = {c.id: claim_table(with_derived(records, c), c) for c in claims}
     if profile in UNJUDGED_PROFILES:
-        return [ClaimResult(_not_judged(c, profile), tables[get_field(c, "id")]) for c in claims]
+        return [ClaimResult(_not_judged(c, profile), tables[c.id]) for c in claims]
     if design is None:
         verdicts = _family(records, claims, alpha, seeds_below=None)
     else:
@@ -68,38 +70,45 @@ def _judged_rows(table: pd.DataFrame, look: int | None) -> pd.DataFrame:
     return table if look is None else table[table["seed"] < look].reset_index(drop=True)
 
 
-def claim_arms(v: Verdict) -> set[str]:
-    """The arms a claim compares ("arm/predictor" refers to the arm)."""
-    return {v.treatment.split("/")[0], v.baseline.split("/")[0]}
-
-
 def judged_records(records: pd.DataFrame, results: Sequence[ClaimResult]) -> pd.DataFrame:
     """The records the verdicts stand on, for a section's tables, curves and regime line: an arm that
     a claim judged at look n keeps seeds 0..n-1 (a look still under way has added seeds no verdict
     uses yet); arms without a looked claim keep every seed."""
     looks: dict[str, int] = {}
     for v in (r.verdict for r in results if r.verdict.look is not None):
-        for arm in claim_arms(v):
+        for arm in v.arms:
             looks[arm] = max(looks.get(arm, 0), v.look)
     keep = [arm not in looks or seed < looks[arm]
             for arm, seed in zip(records["arm"], records["seed"], strict=True)]
     return records[keep]
 
 
-def _family(records: pd.DataFrame, claims: Sequence[Any], alpha: float,
+def _family(records: pd.DataFrame, claims: Sequence[Claim], alpha: float,
             seeds_below: int | None) -> list[Verdict]:
     items = []
     for claim in claims:
-        values, excluded = side_values(with_derived(records, claim), claim)   # repro/report/derived.py
+        derived = with_derived(records, claim)
+        values, excluded = side_values(derived, claim)
+        censored = censored_flags(derived, claim) if claim.metric in TIME_TO_EVENT else None
         if seeds_below is not None:
-            values = {s: {k: x for k, x in v.items() if k < seeds_below} for s, v in values.items()}
-            excluded = {s: {k: x for k, x in v.items() if k < seeds_below} for s, v in excluded.items()}
-        items.append((claim, values["treatment"], values["baseline"], excluded))
+            values, excluded = _below(values, seeds_below), _below(excluded, seeds_below)
+            censored = censored and _below(censored, seeds_below)
+        items.append(ClaimData(claim, values["treatment"], values["baseline"], excluded, censored))
     return judge_family(items, alpha=alpha)
 
 
-def _sequential(records: pd.DataFrame, claims: Sequence[Any], design: Design) -> list[Verdict]:
-    by_id = {get_field(c, "id"): c for c in claims}
+def _below(by_side: dict, n: int) -> dict:
+    return {side: {k: x for k, x in by_seed.items() if k < n} for side, by_seed in by_side.items()}
+
+
+def _sequential(records: pd.DataFrame, claims: Sequence[Claim], run: Design) -> list[Verdict]:
+    """Replay the family's looks over the claims that have data; a claim whose arm has no finished
+    job (failed, or not runnable here) is `no data` and takes no part in the looks or the family."""
+    design = family_design(run, len(claims))
+    runnable = [c for c in claims if _has_runs(records, c)]
+    missing = {v.claim_id: v for v in _family(records, [c for c in claims if c not in runnable],
+                                              design.nominal_alpha, None)}
+    by_id = {c.id: c for c in runnable}
 
     def judge_at(n: int, level: float, ids: set[str]) -> list[Verdict]:
         return _family(records, [by_id[i] for i in by_id if i in ids], level, seeds_below=n)
@@ -110,14 +119,24 @@ def _sequential(records: pd.DataFrame, claims: Sequence[Any], design: Design) ->
     result = replay(design, list(by_id), judge_at, available)
     decided = {v.claim_id: v for v in result.verdicts}
     unlooked = [c for i, c in by_id.items() if i not in decided]     # fewer seeds than the first look
-    fallback = {v.claim_id: v for v in _family(records, unlooked, design.nominal_alpha, None)}
-    return [decided.get(i) or fallback[i] for i in by_id]
+    for v in _family(records, unlooked, design.nominal_alpha, None):
+        v.verdict = INCONCLUSIVE if v.verdict != NO_DATA else v.verdict
+        v.reason = (f"{v.n} paired seeds, fewer than the design's first look n = {design.looks[0]} "
+                    f"(looks {list(design.looks)} for a family of {len(claims)} claims)")
+        decided[v.claim_id] = v
+    return [decided.get(c.id) or missing[c.id] for c in claims]
 
 
-def paired_seeds(records: pd.DataFrame, claims: Sequence[Any]) -> int:
+def _has_runs(records: pd.DataFrame, claim: Claim) -> bool:
+    """Whether both arms of the claim have a finished (ok or diverged) job."""
+    finished = records[records["status"].isin(["ok", "diverged"])]
+    return all((finished["arm"] == arm).any() for arm in claim.arms)
+
+
+def paired_seeds(records: pd.DataFrame, claims: Sequence[Claim]) -> int:
     """The look sizes the records allow: the smallest count of consecutive seeds 0..n-1 that every
     arm of every claim has finished (a look needs all its seeds, so later seeds of a gap do not count)."""
-    arms = {get_field(c, side).split("/")[0] for c in claims for side in ("treatment", "baseline")}
+    arms = {arm for c in claims for arm in c.arms}
     finished = records[records["status"].isin(["ok", "diverged"])]
     counts = []
     for arm in arms:
@@ -129,7 +148,7 @@ def paired_seeds(records: pd.DataFrame, claims: Sequence[Any]) -> int:
     return min(counts, default=0)
 
 
-def _not_judged(claim: Any, profile: str) -> Verdict:
+def _not_judged(claim: Claim, profile: str) -> Verdict:
     v = new_verdict(claim)
     v.verdict, v.reason = NOT_JUDGED, f"{profile}: not judged (a plumbing check on tiny data)"
     return v

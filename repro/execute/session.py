@@ -1,0 +1,101 @@
+"""One `repro run` after its preflight: which jobs still have to train, the plan printed before the first
+of them (looks, jobs per spec, the time expected here: repro/jobs/estimate.py), and the jobs trained with a
+progress bar whose ETA weighs each job by its expected cost."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import torch
+
+from repro.errors import Interrupted
+from repro.execute.dispatch import run_jobs
+from repro.execute.plan_text import Column, plan_text
+from repro.execute.until_decided import design_for
+from repro.hardware import fingerprint, fingerprint_id
+from repro.jobs.dry_run import probe
+from repro.jobs.estimate import Estimator, costs, read_timed
+from repro.jobs.job import Job, pending
+from repro.jobs.lr_search import apply_lr_finder
+from repro.jobs.preflight import Preflight
+from repro.jobs.tune import apply_tuning
+from repro.judge.sequential import family_design
+
+
+def worker_threads(device: torch.device, n_jobs: int, executor: str) -> int:
+    """The torch threads each job will train with (repro/execute/local.py, ray_cluster.py)."""
+    if executor == "ray" and device.type == "cpu":
+        return 1
+    if n_jobs > 1:
+        return max(1, (os.cpu_count() or 1) // n_jobs)
+    return torch.get_num_threads()
+
+
+def hardware_id(device: torch.device, threads: int) -> str:
+    """The hardware id the run's records will carry (repro.hardware.fingerprint_id)."""
+    return fingerprint_id({**fingerprint(device), "threads": threads})
+
+
+def _probe_seconds(job: Job, device: torch.device, data_root: Path) -> float | None:
+    """A spec without any record: a few timed steps of its job x the job's steps (None if it cannot)."""
+    print(f"estimating {job.spec_id}: no record to go by, timing a few steps of {job.arm}", flush=True)
+    try:
+        row = probe(job, device, data_root)
+    except Exception:   # noqa: BLE001 - an estimate only: the job itself will say what is wrong
+        return None
+    return row["hours"] * 3600 if "hours" in row else None
+
+
+@dataclasses.dataclass
+class RunSession:
+    """What `repro run` needs between its looks: its arguments, specs, device and the preflight's verdict."""
+
+    args: object
+    specs: dict
+    device: torch.device
+    checked: Preflight
+    failed: list[dict] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self):
+        a = self.args
+        self.parallel = max(1, a.jobs)          # on Ray the cluster decides: --jobs is then a guess
+        self.hardware = hardware_id(self.device, worker_threads(self.device, a.jobs, a.executor))
+        self.estimate = Estimator(read_timed(a.results_dir, a.profile), self.hardware,
+                                  lambda job: _probe_seconds(job, self.device, a.data_root))
+
+    def todo(self, jobs: list[Job]) -> list[Job]:
+        """The jobs still to train: learning rates found and tuned, arms not runnable here left out."""
+        a = self.args
+        jobs = apply_lr_finder(self.specs, jobs, a.results_dir, self.device, a.data_root)
+        jobs = apply_tuning(self.specs, jobs, a.results_dir, self.device, a.data_root)
+        return pending(self.checked.keep(jobs), a.results_dir)[0]
+
+    def show_plan(self, columns: list[Column], looks: tuple[int, ...] | None = None) -> None:
+        estimates = costs([j for _, jobs in columns for j in jobs], self.estimate)
+        spec_looks = None
+        if looks:
+            sids = {j.spec_id for _, jobs in columns for j in jobs}
+            spec_looks = {sid: family_design(design_for(looks[-1]), len(self.specs[sid].claims)).looks
+                          for sid in sids}
+        print(plan_text(columns, estimates, self.parallel, spec_looks, looks), flush=True)
+
+    def on_look(self, n: int, run: list[Job], later: list[tuple[int, list[Job]]]) -> None:
+        """--until-decided: the plan before each look that trains (later looks: at most)."""
+        columns = [(f"look {n}", run), *((f"look {m} (at most)", jobs) for m, jobs in later if jobs)]
+        self.show_plan(columns, design_for(self.args.max_seeds).looks)
+
+    def execute(self, run: list[Job]) -> None:
+        """Train `run`; failed records (not those of a missing optional package) are kept in `failed`."""
+        a = self.args
+        expected = {name: e.seconds for name, e in costs(run, self.estimate).items()}
+        try:
+            records = run_jobs(run, a.results_dir, a.cache_dir, self.device, a.data_root, a.jobs,
+                               executor=a.executor, address=a.address, device_request=a.device,
+                               costs=expected)
+        except KeyboardInterrupt:
+            raise Interrupted(len(run) - len(pending(run, a.results_dir)[0]), len(run)) from None
+        for r in (r for r in records if r.get("missing_dependency")):   # optional arms: noted, not an error
+            print(f"not run: {r['spec']}/{r['arm']}/seed{r['seed']}: {r['reason']}")
+        self.failed += [r for r in records if r["status"] == "failed" and not r.get("missing_dependency")]

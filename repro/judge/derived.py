@@ -1,0 +1,93 @@
+"""Metrics a claim computes from the recorded curves of two arms on the same seed (repro/specs/optimizers.md).
+
+- final_train_loss: the mean training loss of a run's last epoch (curves.train_loss_all[-1]).
+- steps_to_target: the steps a run needs to reach the claim's baseline arm's final training loss on the
+  same seed (AlgoPerf's time-to-target, VeLO's Fig. 1 speedup, counted in steps). The curve is the mean
+  training loss of each epoch, placed at the epoch's last step; the step where it first falls to the
+  target is interpolated linearly between the two epoch ends around it (resolution: within one epoch of
+  steps; a target met in the first epoch counts as that epoch's end). The baseline reaches its own final
+  loss at the latest at its last epoch. A run that never reaches the target is a *censored* event time:
+  `steps_to_target_censored` is True and the value is its budget (the event, if any, is later).
+- steps_to_result: steps_to_target plus the steps of the run's tuning grid (extra.tune_grid_steps, 0 for
+  an arm without `tune:`): the compute to a result, counting the search for the hyperparameter; censored
+  (at budget + grid) exactly when steps_to_target is.
+
+Both are time-to-event data: a claim on them is judged by repro/judge/censored.py, never by a t test on
+censored values. with_derived(records, claim) adds them (and `<metric>_censored`) to `extra` of every ok
+record, so the judge reads them as it reads any recorded number.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from repro.spec import Claim
+
+TIME_TO_EVENT = ("steps_to_target", "steps_to_result")
+DERIVED = ("final_train_loss", *TIME_TO_EVENT)
+
+
+def censored_key(metric: str) -> str:
+    """The `extra` key that says whether a time-to-event metric of a record is censored."""
+    return f"{metric}_censored"
+
+
+def train_curve(row) -> tuple[list[float], float]:
+    """(mean training loss per epoch, steps per epoch) of a record row; ([], nan) when absent."""
+    curve = list((row["curves"] or {}).get("train_loss_all") or [])
+    steps = row["steps"]
+    if not curve or steps is None or (isinstance(steps, float) and math.isnan(steps)):
+        return [], math.nan
+    return curve, float(steps) / len(curve)
+
+
+def steps_to(curve: list[float], per_epoch: float, target: float) -> tuple[float, bool]:
+    """(steps at which the loss curve first reaches target, censored?), interpolated between epoch ends;
+    censored: (the budget, True)."""
+    for k, loss in enumerate(curve):
+        if loss is None or not math.isfinite(loss) or loss > target:
+            continue
+        before = curve[k - 1] if k else None
+        if before is None or not math.isfinite(before) or before <= loss:
+            return (k + 1) * per_epoch, False
+        return (k + (before - target) / (before - loss)) * per_epoch, False
+    return len(curve) * per_epoch, True
+
+
+def derived_values(row, target: float | None) -> dict:
+    """The derived metrics of one record, given the target loss of its seed."""
+    curve, per_epoch = train_curve(row)
+    if not curve:
+        return {}
+    out: dict[str, Any] = {"final_train_loss": float(curve[-1])}
+    if target is not None and math.isfinite(target):
+        steps, censored = steps_to(curve, per_epoch, target)
+        grid = float((row["extra"] or {}).get("tune_grid_steps") or 0.0)
+        out.update({"steps_to_target": steps, censored_key("steps_to_target"): censored,
+                    "steps_to_result": steps + grid, censored_key("steps_to_result"): censored})
+    return out
+
+
+def targets(records: pd.DataFrame, reference: str) -> dict[int, float]:
+    """seed -> the reference arm's final training loss (ok records only)."""
+    ref = records[(records["arm"] == reference) & (records["status"] == "ok")]
+    out = {}
+    for _, row in ref.iterrows():
+        curve, _ = train_curve(row)
+        if curve and curve[-1] is not None and math.isfinite(curve[-1]):
+            out[int(row["seed"])] = float(curve[-1])
+    return out
+
+
+def with_derived(records: pd.DataFrame, claim: Claim) -> pd.DataFrame:
+    """`records` with the derived metrics in `extra` when the claim's metric is one (else unchanged)."""
+    if claim.metric not in DERIVED or records.empty:
+        return records
+    goal = targets(records, claim.baseline_ref.arm)
+    out = records.copy()
+    out["extra"] = [{**(row["extra"] or {}), **derived_values(row, goal.get(int(row["seed"])))}
+                    if row["status"] == "ok" else row["extra"] for _, row in records.iterrows()]
+    return out
