@@ -81,24 +81,11 @@ def _profile_line(spec, profile: str, minutes: float | None) -> str:
     return f"{profile} ({seeds} seed{'s' if seeds != 1 else ''}, {ran})"
 
 
-def _preflight(args, paths: list[Path]):
-    """What the jobs need (data, extras, weights), checked before torch is imported: all that is missing in
-    one error; the dry run only says it (it trains on synthetic data where the data is not here)."""
-    from repro.jobs import preflight
-
-    jobs = preflight.first_seed_jobs(paths, args.profile, _split(args.arms), args.set)
-    if not args.dry_run:
-        return preflight.check(jobs, args.data_root)
-    found = preflight.preflight(jobs, args.data_root)
-    if found.missing:
-        print(f"note: the real run would stop here. {found.missing_text()}")
-    print("\n".join(found.unrunnable_lines()))
-    return found
-
-
 def cmd_run(args) -> None:
+    from repro.jobs.preflight import check_run  # torch-free, like the checks of the arguments
+
     paths = _checked_paths(args)             # before the imports below, which take seconds
-    checked = _preflight(args, paths)
+    checked = check_run(paths, args.profile, _split(args.arms), args.set, args.data_root, args.dry_run)
     from repro.execute import torchrun
 
     if torchrun.is_distributed():   # under torchrun: every job data-parallel on all ranks
@@ -122,27 +109,33 @@ def _run(args, paths: list[Path], checked) -> None:
     from repro.hardware import pick_device
     from repro.jobs.plan import plan
     from repro.jobs.run import is_rank0
+    from repro.report import machines
 
     if args.executor == "ray":
         import_ray()                       # a missing Ray fails now, not after the LR range tests
     specs, jobs = plan(paths, args.profile, _split(args.arms), parse_seeds(args.seeds), args.set)
     if args.dry_run:
         return _dry_run(specs, jobs, args)
-    session = RunSession(args, specs, pick_device(args.device), checked)
+    device = pick_device(args.device)
+    reference = machines.use_class_folder(args, device, specs)   # this class's folder; the reference now
+    session = RunSession(args, specs, device, checked)
     if args.until_decided:
         logs = run_until_decided(paths, args.profile, _split(args.arms), args.set, args.max_seeds,
-                                 args.results_dir, session.execute, session.todo, session.on_look)
+                                 args.results_dir, session.execute, session.todo, session.on_look,
+                                 hardware=session.hardware_class)
         print(until_decided_summary(logs))
     else:
         todo = session.todo(jobs)
-        print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(jobs) - len(todo)} finished already or "
-              f"skipped, {len(todo)} to run")
+        skipped = len(todo) - len(checked.keep(todo))          # recorded as not run, not trained
+        print(f"{len(jobs)} jobs at profile {args.profile!r}: {len(jobs) - len(todo)} already finished, "
+              f"{len(todo) - skipped} to run" + (f", {skipped} not runnable here" if skipped else ""))
         if todo:
             session.show_plan([("jobs", todo)])
             session.execute(todo)
     if not args.no_report and is_rank0():
-        _report(args.results_dir, args.profile, specs)
-        _check_fail_on(args, specs)
+        _report(args.results_dir, args.profile, specs, hardware=session.hardware_class)
+        flips = machines.compare_with_reference(reference, args, list(specs))
+        _check_fail_on(args, specs, flips)
     failed = session.failed
     if failed:
         raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
@@ -168,11 +161,12 @@ def _all_specs(ran: dict | None = None) -> dict:
     return {**{s.id: s for s in (load_spec(p) for p in spec_paths([], True))}, **(ran or {})}
 
 
-def _report(results_dir: Path, profile: str, ran: dict | None = None, force: bool = False) -> None:
+def _report(results_dir: Path, profile: str, ran: dict | None = None, force: bool = False,
+            hardware: str | None = None) -> None:
     from repro.report.publish import TOP_OUTPUTS
     from repro.report.render import write_report
 
-    path = write_report(results_dir, profile, _all_specs(ran), force=force)
+    path = write_report(results_dir, profile, _all_specs(ran), force=force, hardware=hardware)
     out = path.parent
     print(f"report: {path}")
     for name in TOP_OUTPUTS:
@@ -188,18 +182,25 @@ def _check_report_args(results_dir: Path, profile: str) -> None:
     if profile not in known:
         raise UserError(f"unknown profile {profile!r}: the specs' profiles are {', '.join(sorted(known))}; "
                         "nothing written")
-    if next(Path(results_dir, "runs").glob(f"*/{profile}/*/seed*.json"), None) is None:
-        raise UserError(f"no run records for profile {profile!r} under {Path(results_dir) / 'runs'}; "
-                        "nothing written")
+    found = (next(Path(results_dir).glob(f"{where}/*/{profile}/*/seed*.json"), None)
+             for where in ("runs", "hardware/*/runs"))
+    if not any(found):
+        raise UserError(f"no run records for profile {profile!r} under {Path(results_dir) / 'runs'} (nor "
+                        f"{Path(results_dir) / 'hardware'}/<id>/runs); nothing written")
 
 
 def cmd_report(args) -> None:
     """`repro report`: the report, then the CI outputs asked for."""
     _check_report_args(args.results_dir, args.profile)
-    from repro.report import ci
+    from repro.report import ci, machines
 
-    _report(args.results_dir, args.profile, force=args.force)
-    out = args.results_dir / args.profile
+    roots = machines.report_roots(args.results_dir, args.profile, args.hardware)
+    for cls, root in roots.items():
+        _report(root, args.profile, force=args.force, hardware=cls)
+    note = None if args.hardware else machines.this_machine_note(args.results_dir, roots, args.profile)
+    if note:
+        print(f"note: {note}")
+    out = next(iter(roots.values())) / args.profile
     if args.junit:
         failed = ci.write_junit(out, args.junit, args.expect)
         print(f"junit: {args.junit} ({failed} failed case(s))")
@@ -207,16 +208,12 @@ def cmd_report(args) -> None:
         print(f"job summary: {ci.github_summary(out)}")
 
 
-def _check_fail_on(args, specs: dict) -> None:
-    """`repro run --fail-on contradicted`: exit 1 with one line when a claim of the run has that verdict."""
-    if not args.fail_on:
-        return
-    from repro.report import ci
+def _check_fail_on(args, specs: dict, flips: int = 0) -> None:
+    """`repro run --fail-on contradicted` (or flip): exit 1 with one line (repro.report.ci.fail_on)."""
+    if args.fail_on:
+        from repro.report import ci
 
-    bad = ci.claims_with(args.results_dir / args.profile, _split(args.fail_on), list(specs))
-    if bad:
-        print(f"error: {len(bad)} claim(s) ended {args.fail_on}: {', '.join(bad)}", file=sys.stderr)
-        raise SystemExit(1)
+        ci.fail_on(args.results_dir / args.profile, _split(args.fail_on), list(specs), flips)
 
 
 def cmd_compare(args) -> None:
@@ -313,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     _dirs(run)
     run.add_argument("--fail-on", metavar="VERDICTS",
                      help="exit 1 when a claim of the run ends with one of these verdicts, e.g. contradicted "
-                          "or contradicted,inconclusive")
+                          "or contradicted,inconclusive; flip: when a verdict flipped against the reference")
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser("report", help="write results/<profile>/report.md from the run records",
@@ -321,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--profile", default="cpu", help="whose records to judge: smoke | cpu | paper "
                                                           "(default: cpu)")
     _dirs(report)
+    report.add_argument("--hardware", metavar="CLASS",
+                        help="rebuild only this hardware class's report, e.g. cpu-avx2-1t (default: every "
+                             "class with records: the folder's own, then each under hardware/<id>/)")
     _report_outputs(report)
     report.set_defaults(func=cmd_report)
     _compare_parser(sub)

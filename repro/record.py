@@ -5,8 +5,10 @@ hash of the uncommitted diff (`git_diff_sha256`) and the diff itself when it is 
 so a result measured on a "-dirty" commit can be traced back to its code; version 3 says what ran:
 `execution` (RunFacts: the resolved precision, memory format, device, threads) and, in `hardware`, the
 CPU's instruction-set capability and bf16 flags or the GPU's name and compute capability, and the
-cuDNN / oneDNN versions (HARDWARE_FACTS). A record older than a fact reads it as "unknown"
-(execution_of, hardware_of).
+cuDNN / oneDNN versions (HARDWARE_FACTS); version 4 adds when the job ran and how loaded the machine was:
+`started_at` / `ended_at` (UTC, ISO 8601) and `load` ({"start": [1, 5, 15 min], "end": [...]}, os.getloadavg
+at the two ends; repro/report/load.py turns them into the mean load over the job). A record older than a
+fact reads it as "unknown" (execution_of, hardware_of) or lacks the key.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from repro.files import write_json_atomic
 
-RECORD_VERSION = 3
+RECORD_VERSION = 4
 UNKNOWN = "unknown"   # a fact the record's version did not keep
 
 # the keys repro.hardware.fingerprint writes since version 3 (None where they do not apply: no GPU on a CPU)
@@ -70,6 +72,9 @@ class Record(BaseModel):
     train_time_s: float | None = None
     throughput: float | None = None
     wall_time_s: float | None = None
+    started_at: str | None = None             # version 4
+    ended_at: str | None = None
+    load: dict[str, list[float] | None] | None = None
 
 
 def execution_of(record: Mapping) -> RunFacts:

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cmp.add_argument("--record", type=Path, help="compare this record instead of measuring again")
     cmp.add_argument("--k", type=float, default=3.0, help="noise multiplier of the threshold (default 3)")
     cmp.add_argument("--floor", type=float, default=0.05, help="smallest allowed drop (default 0.05 = 5%%)")
-    cmp.add_argument("--device", default="auto")
+    cmp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
     _out_args(cmp)
 
 

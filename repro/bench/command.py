@@ -3,10 +3,12 @@
     repro bench amp [--models cifar_resnet56,resnet50,transformer] [--quick] [--compile] [--device auto]
         measure; write the record (JSON), a markdown summary and a throughput plot to --out-dir
     repro bench save-baseline [--from RECORD] [measure options]
-        store a record as benchmarks/baselines/<hardware fingerprint id>.json
+        store a record as benchmarks/baselines/<hardware class id>.json (repro/hardware_class.py)
     repro bench compare [--baseline FILE] [--record FILE] [--k 3] [--floor 0.05]
         re-measure with the baseline's configuration (or read --record) and exit 1 when a speedup
-        over fp32 fell below the baseline by more than the measured noise (repro/bench/lib.py)
+        over fp32 fell below the baseline by more than the measured noise (repro/bench/lib.py); the
+        baseline is the committed one nearest this machine's class (same device kind; then the same
+        instruction set or GPU, compute capability, thread count, torch), named with what differs
 
 The benchmark code is this package (repro/bench/); benchmarks/ keeps the baselines and thin scripts.
 REPRO_BENCH_SLOWDOWN="bf16=0.05" sleeps
@@ -32,6 +34,7 @@ from repro.bench.lib import checks_table
 from repro.errors import UserError
 from repro.files import write_json_atomic
 from repro.hardware import fingerprint, pick_device
+from repro.hardware_class import HardwareClass, legacy_facts, nearest, of_fingerprint
 
 SLOWDOWN_ENV = "REPRO_BENCH_SLOWDOWN"
 
@@ -91,22 +94,28 @@ def cmd_amp(args: argparse.Namespace) -> dict:
     return record
 
 
+def bench_class(record: dict) -> HardwareClass:
+    """The hardware class of a benchmark record (its fingerprint; old ones through REFERENCE.json's table)."""
+    return of_fingerprint(record["hardware"], legacy=legacy_facts())
+
+
 def cmd_save_baseline(args: argparse.Namespace) -> None:
     record = read_record(args.from_record) if args.from_record else cmd_amp(args)
-    path = args.baselines_dir / f"{record['hardware']['id']}.json"
+    path = args.baselines_dir / f"{bench_class(record).id}.json"
     write_json_atomic(path, record)
     print(f"baseline: {path}")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    here = fingerprint(pick_device(args.device))["id"]
-    baseline = read_record(args.baseline or _baseline_path(args.baselines_dir, here))
+    here = of_fingerprint(fingerprint(pick_device(args.device)))
+    baseline = read_record(args.baseline or nearest_baseline(args.baselines_dir, here))
     current = read_record(args.record) if args.record else measure(args, baseline["config"])
     if not args.record:
         write_outputs(current, args.out_dir)
-    if baseline["hardware"]["id"] != current["hardware"]["id"]:
-        print(f"warning: baseline measured on {baseline['hardware']['id']}, this run on "
-              f"{current['hardware']['id']}: speedups may differ for reasons other than a regression")
+    was, now = bench_class(baseline).id, bench_class(current).id
+    if was != now:
+        print(f"warning: baseline measured on {was}, this run on {now}: speedups may differ for reasons "
+              f"other than a regression")
     checks = lib.compare_records(baseline, current, args.k, args.floor)
     text = compare_markdown(checks, args.k, args.floor, baseline)
     print(text)
@@ -120,13 +129,21 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 COMMANDS = {"amp": cmd_amp, "save-baseline": cmd_save_baseline, "compare": cmd_compare}
 
-def _baseline_path(directory: Path, fingerprint_id: str) -> Path:
-    path = directory / f"{fingerprint_id}.json"
-    if not path.exists():
-        known = ", ".join(p.stem for p in sorted(directory.glob("*.json"))) or "(none)"
-        raise UserError(f"no baseline for this hardware ({fingerprint_id}) in {directory}; stored: {known}; "
-                        f"make one with `repro bench save-baseline` or pass --baseline FILE")
-    return path
+def nearest_baseline(directory: Path, here: HardwareClass) -> Path:
+    """The committed baseline whose hardware class is nearest `here` (repro.hardware_class.nearest)."""
+    stored = {}
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            stored[path] = bench_class(read_record(path))
+        except (UserError, KeyError, TypeError):
+            continue
+    best = nearest(here, stored)
+    if best is None:
+        known = ", ".join(f"{p.stem} ({c.id})" for p, c in stored.items()) or "(none)"
+        raise UserError(f"no baseline for a {here.device} device ({here.id}) in {directory}; stored: "
+                        f"{known}; make one with `repro bench save-baseline` or pass --baseline FILE")
+    print(f"baseline: {best} (class {stored[best].id}; this machine: {here.id})")
+    return best
 
 
 def read_record(path: Path) -> dict:

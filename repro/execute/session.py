@@ -15,13 +15,17 @@ from repro.execute.dispatch import run_jobs
 from repro.execute.plan_text import Column, plan_text
 from repro.execute.until_decided import design_for
 from repro.hardware import fingerprint, fingerprint_id
+from repro.hardware_class import of_fingerprint
+from repro.jobs import parallel
 from repro.jobs.dry_run import probe
 from repro.jobs.estimate import Estimator, costs, read_timed
-from repro.jobs.job import Job, pending
+from repro.jobs.job import Job, pending, record_path
 from repro.jobs.lr_search import apply_lr_finder
 from repro.jobs.preflight import Preflight
+from repro.jobs.run import new_record
 from repro.jobs.tune import apply_tuning
 from repro.judge.sequential import family_design
+from repro.record import Record, write_record
 
 
 def worker_threads(device: torch.device, n_jobs: int, executor: str) -> int:
@@ -38,6 +42,11 @@ def hardware_id(device: torch.device, threads: int) -> str:
     return fingerprint_id({**fingerprint(device), "threads": threads})
 
 
+def hardware_class_id(device: torch.device, threads: int) -> str:
+    """The hardware class id the run's records will carry (repro/hardware_class.py)."""
+    return of_fingerprint({**fingerprint(device), "threads": threads}, parallel.world()[1]).id
+
+
 def _probe_seconds(job: Job, device: torch.device, data_root: Path) -> float | None:
     """A spec without any record: a few timed steps of its job x the job's steps (None if it cannot)."""
     print(f"estimating {job.spec_id}: no record to go by, timing a few steps of {job.arm}", flush=True)
@@ -46,6 +55,16 @@ def _probe_seconds(job: Job, device: torch.device, data_root: Path) -> float | N
     except Exception:   # noqa: BLE001 - an estimate only: the job itself will say what is wrong
         return None
     return row["hours"] * 3600 if "hours" in row else None
+
+
+def record_not_run(job: Job, results_dir: Path, device: torch.device, why: str, package: str) -> None:
+    """The record of a job whose arm cannot run here, written without training: the one repro/jobs/run.py
+    writes when a missing package stops a job, so the report says why and the job counts as finished
+    while the package is missing (repro/jobs/job.py, still_missing)."""
+    record = new_record(job, device)
+    record.update(status="failed", reason=why, missing_dependency=True, missing_package=package,
+                  wall_time_s=0.0)
+    write_record(record_path(results_dir, job), Record.model_validate(record))
 
 
 @dataclasses.dataclass
@@ -61,18 +80,26 @@ class RunSession:
     def __post_init__(self):
         a = self.args
         self.parallel = max(1, a.jobs)          # on Ray the cluster decides: --jobs is then a guess
-        self.hardware = hardware_id(self.device, worker_threads(self.device, a.jobs, a.executor))
-        self.estimate = Estimator(read_timed(a.results_dir, a.profile), self.hardware,
+        threads = worker_threads(self.device, a.jobs, a.executor)
+        self.hardware = hardware_id(self.device, threads)
+        self.hardware_class = hardware_class_id(self.device, threads)
+        # this class's records, and the reference folder's (another class: "other hardware" estimates)
+        roots = dict.fromkeys(Path(r) for r in (a.results_dir, getattr(a, "reference_dir", None)) if r)
+        timed = [t for root in roots for t in read_timed(root, a.profile)]
+        self.estimate = Estimator(timed, self.hardware,
                                   lambda job: _probe_seconds(job, self.device, a.data_root))
 
     def todo(self, jobs: list[Job]) -> list[Job]:
-        """The jobs still to train: learning rates found and tuned, arms not runnable here left out."""
+        """The jobs without a finished record, learning rates found and tuned (those of arms not runnable
+        here among them: `execute` records them as not run, without training)."""
         a = self.args
         jobs = apply_lr_finder(self.specs, jobs, a.results_dir, self.device, a.data_root)
         jobs = apply_tuning(self.specs, jobs, a.results_dir, self.device, a.data_root)
-        return pending(self.checked.keep(jobs), a.results_dir)[0]
+        return pending(jobs, a.results_dir, self.hardware_class)[0]
 
     def show_plan(self, columns: list[Column], looks: tuple[int, ...] | None = None) -> None:
+        skipped = len(columns[0][1]) - len(self.checked.keep(columns[0][1]))     # of the jobs run now
+        columns = [(name, self.checked.keep(jobs)) for name, jobs in columns]
         estimates = costs([j for _, jobs in columns for j in jobs], self.estimate)
         spec_looks = None
         if looks:
@@ -80,6 +107,8 @@ class RunSession:
             spec_looks = {sid: family_design(design_for(looks[-1]), len(self.specs[sid].claims)).looks
                           for sid in sids}
         print(plan_text(columns, estimates, self.parallel, spec_looks, looks), flush=True)
+        if skipped:
+            print(f"  and {skipped} job(s) of arms not runnable here, recorded as not run (not trained)")
 
     def on_look(self, n: int, run: list[Job], later: list[tuple[int, list[Job]]]) -> None:
         """--until-decided: the plan before each look that trains (later looks: at most)."""
@@ -87,15 +116,24 @@ class RunSession:
         self.show_plan(columns, design_for(self.args.max_seeds).looks)
 
     def execute(self, run: list[Job]) -> None:
-        """Train `run`; failed records (not those of a missing optional package) are kept in `failed`."""
+        """Train `run` (jobs of arms not runnable here only get their not-run record); failed records (not
+        those of a missing optional package) are kept in `failed`."""
         a = self.args
+        for job in run:
+            why = self.checked.not_runnable(job)
+            if why is not None:
+                record_not_run(job, a.results_dir, self.device, *why)
+        run = self.checked.keep(run)
+        if not run:
+            return
         expected = {name: e.seconds for name, e in costs(run, self.estimate).items()}
         try:
             records = run_jobs(run, a.results_dir, a.cache_dir, self.device, a.data_root, a.jobs,
                                executor=a.executor, address=a.address, device_request=a.device,
                                costs=expected)
         except KeyboardInterrupt:
-            raise Interrupted(len(run) - len(pending(run, a.results_dir)[0]), len(run)) from None
+            raise Interrupted(len(run) - len(pending(run, a.results_dir, self.hardware_class)[0]),
+                              len(run)) from None
         for r in (r for r in records if r.get("missing_dependency")):   # optional arms: noted, not an error
             print(f"not run: {r['spec']}/{r['arm']}/seed{r['seed']}: {r['reason']}")
         self.failed += [r for r in records if r["status"] == "failed" and not r.get("missing_dependency")]

@@ -51,9 +51,10 @@ def pin_design(results_dir: Path, specs: dict[str, Spec], profile: str, design: 
 
 
 def undecided_claims(results_dir: Path, specs: dict[str, Spec], profile: str,
-                     design: Design) -> dict[str, list[str]]:
-    """spec id -> ids of its claims still undecided, judged from the records with the design."""
-    records = load_records(results_dir, profile)
+                     design: Design, hardware: str | None = None) -> dict[str, list[str]]:
+    """spec id -> ids of its claims still undecided, judged from the records (of hardware class
+    `hardware` only, when given) with the design."""
+    records = load_records(results_dir, profile, hardware)
     out = {}
     for sid, spec in specs.items():
         results = judge_spec(records[records["spec"] == sid], spec, profile, design)
@@ -81,12 +82,13 @@ def _look_jobs(n: int, open_claims: dict[str, list[str]], specs: dict[str, Spec]
 def run_until_decided(paths: list[Path], profile: str, arms: list[str] | None, sets: list[str] | None,
                       max_seeds: int, results_dir: Path, execute: Callable[[list[Job]], None],
                       todo: Callable[[list[Job]], list[Job]] | None = None,
-                      on_look: Callable[[int, list[Job], list[tuple[int, list[Job]]]], None] | None = None
-                      ) -> list[LookLog]:
+                      on_look: Callable[[int, list[Job], list[tuple[int, list[Job]]]], None] | None = None,
+                      hardware: str | None = None) -> list[LookLog]:
     """Run the looks. `todo(jobs)` is the jobs of a look still to train (default: all); `execute(jobs)` trains
     them; `on_look(n, to_run, later)` is told before a look trains, with the jobs each later look would run
     if no claim were decided before it (for the plan). A look that trains nothing leaves the records as they
-    were, so they are judged again only after a look that trained something."""
+    were, so they are judged again only after a look that trained something. With `hardware`, the looks
+    judge the records of that hardware class only (a claim never pools two machines)."""
     design = design_for(max_seeds)
     specs, _ = plan(paths, profile, arms, [0], sets)
     pin_design(results_dir, specs, profile, design)
@@ -110,7 +112,7 @@ def run_until_decided(paths: list[Path], profile: str, arms: list[str] | None, s
             execute(run)
         if run or judged is None:
             print(f"judging the records after look n = {n}", flush=True)
-            judged = undecided_claims(results_dir, specs, profile, design)
+            judged = undecided_claims(results_dir, specs, profile, design, hardware)
         now_open = judged
         decided = {s: sorted(set(ids) - set(now_open[s])) for s, ids in open_claims.items()}
         logs.append(LookLog(n, len(jobs), decided=decided, undecided=now_open))

@@ -1,7 +1,9 @@
 """A job is (spec, profile, arm, seed) with its resolved run config; where its record and checkpoint live.
 
-A finished job (record with status ok/diverged and the same config hash) is skipped on the next run, and so
-is a job that could not run for a missing package (VeLO's PyLO offline) while that package is still missing.
+A finished job (record with status ok/diverged, the same config hash and, when the run names one, the same
+hardware class: repro/hardware_class.py) is skipped on the next run, and so is a job that could not run for a
+missing package (VeLO's PyLO offline) while that package is still missing. A record of another machine's class
+is a reference, not a head start: its job runs again here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.hardware_class import legacy_facts, of_record
 from repro.spec import RunConfig, config_hash
 
 FINISHED = ("ok", "diverged")
@@ -41,7 +44,8 @@ def checkpoint_path(cache_dir: Path, job: Job, chash: str) -> Path:
         f"seed{job.seed}-{chash[:12]}.pt"
 
 
-def is_finished(results_dir: Path, job: Job) -> bool:
+def is_finished(results_dir: Path, job: Job, hardware: str | None = None) -> bool:
+    """Whether `job` has a finished record here (of hardware class `hardware`, when given)."""
     path = record_path(results_dir, job)
     if not path.exists():
         return False
@@ -51,6 +55,8 @@ def is_finished(results_dir: Path, job: Job) -> bool:
         return False
     if record.get("config_hash") != config_hash(job.config):
         return False
+    if hardware is not None and of_record(record, legacy_facts(results_dir)).id != hardware:
+        return False
     return record.get("status") in FINISHED or still_missing(record.get("missing_package"))
 
 
@@ -59,7 +65,7 @@ def still_missing(package: str | None) -> bool:
     return package is not None and importlib.util.find_spec(package) is None
 
 
-def pending(jobs: list[Job], results_dir: Path) -> tuple[list[Job], list[Job]]:
-    """Split jobs into (to run, already finished with the same config)."""
-    done = [j for j in jobs if is_finished(results_dir, j)]
+def pending(jobs: list[Job], results_dir: Path, hardware: str | None = None) -> tuple[list[Job], list[Job]]:
+    """Split jobs into (to run, already finished with the same config, on hardware class `hardware`)."""
+    done = [j for j in jobs if is_finished(results_dir, j, hardware)]
     return [j for j in jobs if j not in done], done

@@ -121,12 +121,13 @@ def with_lr(cfg, lr: float):
 
 def apply_lr_finder(specs: dict, jobs: list[Job], results_dir: Path, device: torch.device,
                     data_root: Path) -> list[Job]:
-    """Jobs of specs with `lr_finder:` get lr = found lr x scale[arm]; the others pass unchanged."""
+    """Jobs of specs with `lr_finder:` get lr = found lr x scale[arm] (only the finder's `arms`, when it
+    names them); the others pass unchanged."""
     found: dict[tuple[str, str], float] = {}
     out = []
     for job in jobs:
         finder = specs[job.spec_id].lr_finder
-        if finder is None:
+        if finder is None or not finder.sets_lr_of(job.arm):
             out.append(job)
             continue
         key = (job.spec_id, job.profile)

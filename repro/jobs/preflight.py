@@ -5,7 +5,8 @@ listed at once, each with the one command that installs it.
 What each dataset, model and optimizer needs is declared, not coded here: per task in the task catalog
 (repro/spec/task_catalog.py, `needs`), and for the optimizers in repro/spec/needs.py (OPTIMIZER_NEEDS).
 A need that cannot be installed offline (`unavailable`: VeLO's PyLO and its hub weights) makes its arms
-"not runnable here": one line says so and their jobs are skipped, the run goes on.
+"not runnable here": one line says so, their jobs are not trained but recorded as not run (the record a job
+stopped by a missing package gets, so the report says why), and the run goes on.
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ class Preflight:
         skip = self.skipped()
         return [j for j in jobs if (j.spec_id, j.arm) not in skip]
 
+    def not_runnable(self, job: Job) -> tuple[str, str] | None:
+        """(why, the missing module) when `job`'s arm cannot run here, else None."""
+        for f in self.unrunnable:
+            if job.arm in f.users.get(job.spec_id, ()):
+                return (f"{f.name}: not runnable here: {f.need.unavailable}; to run it: "
+                        f"{self._say(f.need.install)}", f.need.modules[0] if f.need.modules else f.name)
+        return None
+
     def missing_text(self) -> str:
         """The error: one line per install command, then what it provides and which specs need it."""
         by_command: dict[str, list[Finding]] = {}
@@ -147,3 +156,18 @@ def check(jobs: list[Job], data_root: Path) -> Preflight:
     for line in result.unrunnable_lines():
         print(line, flush=True)
     return result
+
+
+def check_run(paths: list[Path], profile: str, arms: list[str] | None, sets: list[str] | None,
+              data_root: Path, dry_run: bool = False) -> Preflight:
+    """The preflight of `repro run` (before torch is imported): all that is missing in one error; a dry run
+    only says it (it trains on synthetic data where the data is not here)."""
+    jobs = first_seed_jobs(paths, profile, arms, sets)
+    if not dry_run:
+        return check(jobs, data_root)
+    found = preflight(jobs, data_root)
+    if found.missing:
+        print(f"note: the real run would stop here. {found.missing_text()}")
+    for line in found.unrunnable_lines():
+        print(line)
+    return found

@@ -5,10 +5,12 @@ Only rank 0 writes anything, so data-parallel jobs reuse this code unchanged.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -49,6 +51,7 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     """Train one job (resuming if a checkpoint exists) and write its record; returns the record."""
     record = new_record(job, device)
     ckpt = Checkpointer(checkpoint_path(cache_dir, job, record["config_hash"]), writer=is_rank0())
+    record.update(started_at=utc_now(), load={"start": load_average()})
     start = time.perf_counter()
     try:
         record.update(_train(job, device, data_root, ckpt, on_step, on_start))
@@ -64,6 +67,7 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
                 write_record(record_path(results_dir, job), record)
             raise
     record["wall_time_s"] = time.perf_counter() - start
+    record.update(ended_at=utc_now(), load={**record["load"], "end": load_average()})
     if is_rank0():
         write_record(record_path(results_dir, job), Record.model_validate(record))
         if record["status"] in FINISHED:
@@ -71,6 +75,18 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
     if parallel.is_distributed():
         torch.distributed.barrier()   # no rank starts the next job before the checkpoint is gone
     return record
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load averages (None where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
 
 
 def _tune_extra(job: Job) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats as sps
@@ -69,13 +70,20 @@ def median_interval(effects: np.ndarray, confidence: float) -> tuple[float, floa
     return median, float(x[k - 1]), float(x[n - k])
 
 
+@lru_cache(maxsize=4096)
+def _rejected_wins(n: int, alpha: float) -> tuple[int, ...]:
+    """The win counts of n decided pairs the exact two-sided sign test rejects at alpha: for p = 1/2 the
+    two-sided p of w wins is min(1, 2 min(P(X <= w), P(X >= w))) (scipy.stats.binomtest's, tested)."""
+    wins = np.arange(n + 1)
+    p = np.minimum(1.0, 2 * np.minimum(sps.binom.cdf(wins, n, 0.5), sps.binom.sf(wins - 1, n, 0.5)))
+    return tuple(int(w) for w in wins[p < alpha])
+
+
 def sign_test_power(share: float, n: int, alpha: float = ALPHA) -> float:
     """Power of the exact two-sided sign test with n decided pairs when a pair is a win with prob share."""
     if n < 1 or not math.isfinite(share):
         return math.nan
-    wins = np.arange(n + 1)
-    p = np.array([sps.binomtest(int(w), n, 0.5).pvalue for w in wins])
-    return float(sps.binom.pmf(wins[p < alpha], n, share).sum())
+    return float(sps.binom.pmf(np.array(_rejected_wins(n, alpha), dtype=int), n, share).sum())
 
 
 def sign_test_seeds(share: float, alpha: float = ALPHA, power: float = 0.8, most: int = 200) -> float:

@@ -11,10 +11,18 @@
 - steps_to_result: steps_to_target plus the steps of the run's tuning grid (extra.tune_grid_steps, 0 for
   an arm without `tune:`): the compute to a result, counting the search for the hyperparameter; censored
   (at budget + grid) exactly when steps_to_target is.
+- steps_to_test_error: the steps a run needs to reach the claim's baseline arm's final test error on the
+  same seed ("reaches the step schedule's final test error in x of its steps", repro/specs/schedules.md).
+  The curve is the run's own test_error at each evaluation (curves.test_error at curves.step, every
+  `eval_every` epochs and at the end); the step where it first falls to the target is interpolated
+  linearly between the two evaluations around it (resolution: eval_every epochs of steps; a target met at
+  the first evaluation counts as that evaluation's step). Every arm gets the same rule, the baseline too,
+  which reaches its own final error at the latest at its last evaluation. Never reached: censored at the
+  run's last evaluation, like steps_to_target.
 
-Both are time-to-event data: a claim on them is judged by repro/judge/censored.py, never by a t test on
-censored values. with_derived(records, claim) adds them (and `<metric>_censored`) to `extra` of every ok
-record, so the judge reads them as it reads any recorded number.
+The steps_to_* metrics are time-to-event data: a claim on them is judged by repro/judge/censored.py, never
+by a t test on censored values. with_derived(records, claim) adds them (and `<metric>_censored`) to `extra`
+of every ok record, so the judge reads them as it reads any recorded number.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import pandas as pd
 
 from repro.spec import Claim
 
-TIME_TO_EVENT = ("steps_to_target", "steps_to_result")
+TIME_TO_EVENT = ("steps_to_target", "steps_to_result", "steps_to_test_error")
 DERIVED = ("final_train_loss", *TIME_TO_EVENT)
 
 
@@ -82,12 +90,57 @@ def targets(records: pd.DataFrame, reference: str) -> dict[int, float]:
     return out
 
 
+def test_error_curve(row) -> tuple[list[float], list[float]]:
+    """(steps, test error) at each evaluation of a record row, non-finite values left out; ([], []) when
+    the record has no such curve."""
+    curves = row["curves"] or {}
+    pairs = [(float(s), float(e)) for s, e in zip(curves.get("step") or [], curves.get("test_error") or [],
+                                                  strict=False)
+             if s is not None and e is not None and math.isfinite(e)]
+    return [s for s, _ in pairs], [e for _, e in pairs]
+
+
+def steps_to_curve(steps: list[float], values: list[float], target: float) -> tuple[float, bool]:
+    """(steps at which the curve (values at steps) first reaches target, censored?), linear between the
+    evaluations around it; the first evaluation's step when it is already there; (last step, True) never."""
+    for k, value in enumerate(values):
+        if value > target:
+            continue
+        if k == 0:
+            return steps[0], False
+        before = values[k - 1]
+        return steps[k - 1] + (before - target) / (before - value) * (steps[k] - steps[k - 1]), False
+    return steps[-1], True
+
+
+def test_error_values(row, target: float | None) -> dict:
+    """steps_to_test_error (and its censoring flag) of one record, given its seed's target test error."""
+    steps, errors = test_error_curve(row)
+    if not steps or target is None or not math.isfinite(target):
+        return {}
+    value, censored = steps_to_curve(steps, errors, target)
+    return {"steps_to_test_error": value, censored_key("steps_to_test_error"): censored}
+
+
+def test_error_targets(records: pd.DataFrame, reference: str) -> dict[int, float]:
+    """seed -> the reference arm's final test error (its last finite evaluation; ok records only)."""
+    ref = records[(records["arm"] == reference) & (records["status"] == "ok")]
+    out = {}
+    for _, row in ref.iterrows():
+        _, errors = test_error_curve(row)
+        if errors:
+            out[int(row["seed"])] = errors[-1]
+    return out
+
+
 def with_derived(records: pd.DataFrame, claim: Claim) -> pd.DataFrame:
     """`records` with the derived metrics in `extra` when the claim's metric is one (else unchanged)."""
     if claim.metric not in DERIVED or records.empty:
         return records
     goal = targets(records, claim.baseline_ref.arm)
+    error_goal = test_error_targets(records, claim.baseline_ref.arm)
     out = records.copy()
-    out["extra"] = [{**(row["extra"] or {}), **derived_values(row, goal.get(int(row["seed"])))}
+    out["extra"] = [{**(row["extra"] or {}), **derived_values(row, goal.get(int(row["seed"]))),
+                     **test_error_values(row, error_goal.get(int(row["seed"])))}
                     if row["status"] == "ok" else row["extra"] for _, row in records.iterrows()]
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from repro.hardware_class import legacy_facts, of_record
 from repro.judge.derived import TIME_TO_EVENT, censored_key
 from repro.record import read_record
 from repro.spec import Claim, Ref
@@ -24,12 +25,15 @@ RECORD_NAME = re.compile(r"^seed(\d+)\.json$")
 METRICS = ("test_error", "test_nll", "test_ece")
 RECORD_FIELDS = ("throughput", "wall_time_s", "train_time_s", "steps")
 COLUMNS = ["spec", "profile", "arm", "seed", "status", "reason", "git_commit", "hardware", "config",
-           "curves", "lr_trace", "final", "extra", "examples", "overrides", *RECORD_FIELDS, "path"]
+           "curves", "lr_trace", "final", "extra", "examples", "overrides", *RECORD_FIELDS, "path",
+           "hardware_class", "missing_dependency", "load"]
 
 
-def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
-    """One row per record of `profile` (columns COLUMNS); temp and unreadable files are skipped."""
-    rows = []
+def load_records(results_dir: Path, profile: str, hardware: str | None = None) -> pd.DataFrame:
+    """One row per record of `profile` (columns COLUMNS), of hardware class `hardware` only when given
+    (repro/hardware_class.py; its id is the `hardware_class` column); temp and unreadable files are skipped.
+    """
+    rows, legacy = [], legacy_facts(results_dir)
     for path in sorted(Path(results_dir, "runs").glob(f"*/{profile}/*/seed*.json")):
         match = RECORD_NAME.match(path.name)
         if not match:
@@ -42,7 +46,10 @@ def load_records(results_dir: Path, profile: str) -> pd.DataFrame:
         row = {c: rec.get(c) for c in COLUMNS}
         row.update(spec=current_id(rec.get("spec", path.parts[-4])), profile=profile,
                    arm=rec.get("arm", path.parts[-2]),
-                   seed=int(rec.get("seed", match.group(1))), status=rec.get("status", "failed"), path=path)
+                   seed=int(rec.get("seed", match.group(1))), status=rec.get("status", "failed"), path=path,
+                   hardware_class=of_record(rec, legacy).id)
+        if hardware is not None and row["hardware_class"] != hardware:
+            continue
         for key in ("final", "extra", "curves", "lr_trace", "config", "hardware"):
             row[key] = row[key] or {}
         rows.append(row)

@@ -1,5 +1,6 @@
 """What CI systems read from a report: a JUnit file (one test case per claim), a GitHub job summary, and
-the `repro run --fail-on VERDICT` check.
+the `repro run --fail-on VERDICT` check (`flip`: a verdict flipped against the reference the run ends
+with, repro/report/machines.py).
 
 A claim's test case fails when its verdict differs from the one the user expects (an expectation file,
 by default results/<profile>/expected.json: {"spec/claim": "reproduced", ...}; claims it does not name
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -107,3 +109,15 @@ def claims_with(out: Path, verdicts: list[str], specs: list[str] | None = None) 
     entries = read_verdicts(out / "verdicts.json")["claims"]
     return [claim_key(e) for e in entries
             if e["verdict"] in verdicts and (specs is None or e["spec"] in specs)]
+
+
+def fail_on(out: Path, wanted: list[str], specs: list[str], flips: int) -> None:
+    """Exit 1 with one line when a claim of `specs` in the report `out` ended with a verdict in `wanted`,
+    or, with "flip" in `wanted`, when `flips` verdicts flipped against the reference."""
+    if "flip" in wanted and flips:
+        print(f"error: {flips} verdict(s) flipped against the reference", file=sys.stderr)
+        raise SystemExit(1)
+    bad = claims_with(out, [w for w in wanted if w != "flip"], specs)
+    if bad:
+        print(f"error: {len(bad)} claim(s) ended {','.join(wanted)}: {', '.join(bad)}", file=sys.stderr)
+        raise SystemExit(1)

@@ -100,7 +100,10 @@ def claim_files(out: Path, spec_id: str, v: Verdict, table: pd.DataFrame, colour
     png = None if v.verdict == NO_DATA else plots.claim_plot(
         v, values["treatment"], values["baseline"], colours, base.with_suffix(".png"))
     links = [("csv", f"{spec_id}/{v.claim_id}.csv"), ("table", f"{spec_id}/{v.claim_id}.md")]
-    return [("links", links)] + ([("img", v.claim_id, f"{spec_id}/{png.name}")] if png else [])
+    caption = (f"Left: {v.metric} per seed of {v.baseline} and {v.treatment} ({v.n} paired seeds, same seed "
+               f"joined; diamond: mean with 95% bootstrap CI). Right: the estimate with its 95% paired t "
+               f"interval against the claim's bound {fmt(v.bound)} (dashed).")
+    return [("links", links)] + ([("img", v.claim_id, f"{spec_id}/{png.name}", caption)] if png else [])
 
 
 def claim_summary(v: Verdict) -> list[tuple]:

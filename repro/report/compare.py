@@ -5,6 +5,10 @@ Each side is a verdicts.json file, a results folder holding <profile>/verdicts.j
 with run records only (then its verdicts are judged here, nothing written). Flagged: a verdict flip
 (the two verdicts differ and both sides judged the claim) and a significant change in effect (z test on
 the two estimates, standard errors from their 95% t intervals, log scale for ratio claims, |z| > 1.96).
+
+`repro run` ends with this comparison (`compare_run`): its report against the reference, the verdicts of
+the results folder's own records (another machine's: repro/hardware_class.py) judged when the run starts,
+written beside the run's report as compare-<profile>.md.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 from scipy import stats as sps
 
 from repro.errors import UserError
-from repro.judge.records import load_records
+from repro.files import write_text_atomic
 from repro.judge.verdict import NO_DATA, NOT_JUDGED
+from repro.report.conditions import select_records
 from repro.report.format import to_markdown
 from repro.report.outputs import claim_key, read_verdicts, verdict_entry
 from repro.report.provenance import provenance, scale
@@ -37,11 +42,16 @@ def load_side(path: Path, profile: str, judge: Any = None, specs: Mapping[str, A
                 return {claim_key(e): e for e in read_verdicts(candidate)["claims"]}
             except ValueError as e:
                 raise UserError(str(e)) from None
-    records = load_records(path, profile) if path.is_dir() else None
+    records = select_records(path, profile) if path.is_dir() else None
     if records is None or records.empty or judge is None:
         raise UserError(f"{path}: no verdicts.json and no run records for profile {profile!r}")
+    return judged_side(path, profile, judge, specs or {}, records)
+
+
+def judged_side(path: Path, profile: str, judge: Any, specs: Mapping[str, Any], records) -> dict:
+    """spec/claim -> verdicts.json entry, judged here from `records` (of one hardware class)."""
     entries = {}
-    for sid, (_, spec_records, results) in judge(path, profile, specs or {}, records).items():
+    for sid, (_, spec_records, results) in judge(path, profile, specs, records).items():
         for r in results:
             v = r.verdict
             claim_records = spec_records[spec_records["arm"].isin(v.arms)]
@@ -106,3 +116,24 @@ def compare_markdown(rows: list[dict], name_a: str, name_b: str) -> str:
                         ("p", f"{flips} verdict flip(s), {changed} significant change(s) in effect "
                               f"(|z| > {Z_CRIT}) over the {both} claims in both"
                               + (f" ({', '.join(only)})." if only else "."))])
+
+
+def reference_side(results_dir: Path, profile: str, judge: Any, specs: Mapping[str, Any]) -> dict | None:
+    """The reference a run is compared with: the verdicts of `specs` judged now, by this code, from the
+    records of results_dir's own hardware class (so a stale verdicts.json cannot pose as a change); None
+    when it has none at `profile`."""
+    records = select_records(results_dir, profile)
+    records = records[records["spec"].isin(list(specs))]
+    return judged_side(results_dir, profile, judge, specs, records) if len(records) else None
+
+
+def compare_run(reference: dict, run_dir: Path, profile: str, spec_ids: list[str], names: tuple[str, str],
+                out: Path) -> tuple[list[dict], str]:
+    """The run's verdicts (run_dir/<profile>/verdicts.json) beside the reference's, for the run's specs;
+    the Markdown is written to `out`. Returns (rows, Markdown)."""
+    run = load_side(Path(run_dir) / profile / "verdicts.json", profile)
+    keep = set(spec_ids)
+    rows = compare(*({k: e for k, e in side.items() if e.get("spec") in keep} for side in (reference, run)))
+    text = compare_markdown(rows, *names)
+    write_text_atomic(out, text)
+    return rows, text

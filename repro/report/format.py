@@ -63,7 +63,7 @@ def _md_block(kind: str, a: list) -> str:
     if kind == "h":
         anchor = f'<a id="{a[2]}"></a>\n\n' if len(a) > 2 and a[2] else ""
         return f"{anchor}{'#' * a[0]} {a[1]}"
-    if kind in ("p", "summary"):
+    if kind in ("p", "summary", "scale"):
         return a[0] if kind == "p" else f"**{a[0]}**"
     if kind == "list":
         return "\n".join(f"- {item}" for item in a[0])

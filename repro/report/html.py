@@ -51,7 +51,7 @@ def _item(kind: str, a: list, root: Path) -> dict:
     """One block as the template sees it."""
     if kind == "h":
         return {"kind": kind, "level": a[0], "text": a[1], "anchor": a[2] if len(a) > 2 else None}
-    if kind in ("p", "list"):
+    if kind in ("p", "list", "scale"):
         return {"kind": kind, "value": a[0]}
     if kind == "summary":
         return {"kind": kind, "text": a[0], "counts": a[1]}

@@ -38,13 +38,16 @@ def _distinct(values: Iterable) -> list:
 
 
 def provenance(records: pd.DataFrame) -> dict:
-    """{hardware: [ids], threads: [counts], commits: [git commits], mixed_threads: bool} of `records`."""
+    """{hardware: [ids], threads: [counts], commits: [git commits], mixed_threads: bool, hardware_class:
+    [class ids] (repro/hardware_class.py; one, since a report judges one class)} of `records`."""
     hardware = list(records["hardware"]) if len(records) else []
     threads = _distinct((h or {}).get("threads") for h in hardware)
+    classes = records["hardware_class"] if "hardware_class" in records and len(records) else []
     return {"hardware": _distinct(hardware_id(h) for h in hardware if h),
             "threads": threads,
             "commits": _distinct(records["git_commit"]) if len(records) else [],
-            "mixed_threads": len(threads) > 1}
+            "mixed_threads": len(threads) > 1,
+            "hardware_class": _distinct(classes)}
 
 
 def provenance_text(prov: dict) -> str:

@@ -20,25 +20,23 @@ import pandas as pd
 
 from repro.errors import UserError
 from repro.files import write_text_atomic
-from repro.judge.records import METRICS, load_records
+from repro.judge.records import METRICS
 from repro.judge.rule import ALPHA
 from repro.judge.spec import UNJUDGED_PROFILES, ClaimResult, add_bh_q, judge_spec, judged_records, read_design
-from repro.report import plots
+from repro.report import captions, plots
 from repro.report.claims import DETAIL_HEAD, badge, claim_files, claim_summary, detail_row, summary_row
+from repro.report.conditions import annotate, condition_blocks, is_unrunnable, select_records
 from repro.report.forest import VERDICT_COLOURS, forest_plot
 from repro.report.format import mean_std, to_markdown
 from repro.report.html import to_html
 from repro.report.outputs import verdict_entry, write_runs_csv, write_verdicts_json
+from repro.report.overview import forest_caption, regime_line, spec_md, verdict_group
 from repro.report.provenance import hardware_id, provenance, provenance_text, scale
 from repro.report.publish import build_and_swap, check_not_fewer
 from repro.report.regime import check_regime
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
 from repro.spec import Spec
-
-FOREST_TEXT = ("Forest plot: each claim's estimate with its 95% paired t interval, minus its decision bound "
-               "and divided by the sd of its paired differences, so that right of the dashed line is the "
-               "claim's side; hollow diamonds: the paper's effect on the same scale.")
 
 
 def final_metrics(records: pd.DataFrame) -> list[str]:
@@ -78,12 +76,18 @@ def _curve_series(ok: pd.DataFrame, arms: list[str]) -> dict[str, list[dict]]:
     return series
 
 
-def _plot_blocks(out: Path, sid: str, ok: pd.DataFrame, series: dict, colours: dict) -> list[tuple]:
+def _plot_blocks(out: Path, sid: str, ok: pd.DataFrame, series: dict, colours: dict,
+                 missing: dict[str, str]) -> list[tuple]:
+    """Learning curves and LR schedules of the arms with data; the caption names the others (`missing`)."""
     traces = {a: next(iter(ok.loc[ok["arm"] == a, "lr_trace"]), None) for a in series if "/" not in a}
+    curved = [a for a, cs in series.items() if "/" not in a and cs]
+    traced = [a for a, t in traces.items() if t and len(t.get("step", []))]
     pngs = (("learning curves (mean, band = min..max over seeds)",
-             plots.learning_curves(series, colours, out / sid / "curves.png")),
-            ("learning-rate schedules", plots.lr_schedules(traces, colours, out / sid / "lr.png")))
-    return [("img", name, f"{sid}/{png.name}") for name, png in pngs if png]
+             plots.learning_curves(series, colours, out / sid / "curves.png"),
+             captions.curves_caption(ok, curved, missing)),
+            ("learning-rate schedules", plots.lr_schedules(traces, colours, out / sid / "lr.png"),
+             captions.lr_caption(traced, missing)))
+    return [("img", name, f"{sid}/{png.name}", caption) for name, png, caption in pngs if png]
 
 
 
@@ -109,7 +113,9 @@ def _spec_section(out: Path, spec: Spec, records: pd.DataFrame, profile: str,
              check_regime(spec, records).line()]
     if profile in UNJUDGED_PROFILES:
         facts.append(f"{profile}: not judged (a plumbing check on tiny data)")
-    blocks = [("h", 2, f"{sid}: {paper.title}", f"spec-{sid}"), ("p", f"{where}."),
+    md = spec_md(spec, out)
+    why = [("links", [(f"why this scale, and every deviation from the paper: {sid}.md", md)])] if md else []
+    blocks = [("h", 2, f"{sid}: {paper.title}", f"spec-{sid}"), ("p", f"{where}."), *why,
               ("list", facts), ("table", DETAIL_HEAD, [detail_row(r.verdict) for r in results])]
     rows, entries = [], []
     for result in results:
@@ -121,7 +127,8 @@ def _spec_section(out: Path, spec: Spec, records: pd.DataFrame, profile: str,
                    *claim_files(out, sid, v, result.table, colours)]
     blocks += [("h", 3, "Arms"), _arms_table(records, arms),
                *(b for view in SECTION_VIEWS for b in view.render(out, sid, spec, ok, arms)),
-               *_plot_blocks(out, sid, ok, series, colours), *task_blocks(spec, ok, arms)]
+               *_plot_blocks(out, sid, ok, series, colours, captions.not_run(records, arms, profile)),
+               *task_blocks(spec, ok, arms)]
     return rows, entries, blocks + _bad_jobs(records)
 
 
@@ -134,14 +141,15 @@ def _bad_jobs(records: pd.DataFrame) -> list[tuple]:
                       for r in bad.itertuples()])]
 
 
-def _header(records: pd.DataFrame, profile: str) -> list[tuple]:
+def _provenance(records: pd.DataFrame, profile: str) -> list[tuple]:
+    """Where and when the records were made (after the first screen)."""
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     counts = ", ".join(f"{n} {s}" for s, n in records["status"].value_counts().items()) or "none"
     where: dict[str, set] = {}
     for hw, sid in zip(records["hardware"], records["spec"], strict=True):
         where.setdefault(hardware_id(hw), set()).add(sid)
     commits = {c for c in records["git_commit"] if c}
-    return [("h", 1, f"tricks-repro report: profile {profile}"),
+    return [("h", 2, "Records"),
             ("list", [f"profile: {profile}", f"date: {date}", f"records: {len(records)} ({counts})",
                       *(f"hardware: {h} (specs {', '.join(sorted(s))})" for h, s in sorted(where.items())),
                       f"commits: {len(commits)} distinct; each spec's section names its own"])]
@@ -184,31 +192,26 @@ def judge_all(results_dir: Path, profile: str, specs: Mapping[str, Spec], record
         if len(spec_records):
             judged[sid] = (spec, spec_records, judge_spec(spec_records, spec, profile,
                                                           read_design(results_dir, sid, profile)))
+            annotate(spec_records, judged[sid][2])
     add_bh_q([r for _, _, results in judged.values() for r in results])
     return judged
 
 
 def _build(out: Path, profile: str, specs: Mapping[str, Spec], records: pd.DataFrame, judged: dict) -> None:
-    rows, entries, sections = [], [], []
+    rows, entries, sections, groups, regimes = [], [], [], [], {}
     for spec, spec_records, results in judged.values():
-        r, e, blocks = _spec_section(out, spec, judged_records(spec_records, results), profile, results)
+        spec_records = judged_records(spec_records, results)
+        r, e, blocks = _spec_section(out, spec, spec_records, profile, results)
         rows, entries, sections = rows + r, entries + e, sections + blocks
-    counts = summary_counts([row["verdict"] for row in rows])
-    text = " · ".join(f"{n} {v}" for v, n in counts.items())
-    top = [("summary", f"Summary: {text} ({len(rows)} claims of {len(judged)} specs)", counts)]
+        regimes[spec.id] = check_regime(spec, spec_records)
+        groups.append(verdict_group(spec.id, [r.verdict for r in results if not is_unrunnable(r.verdict)],
+                                    regimes[spec.id],
+                                    spec_md(spec, out)))
     verdicts = [res.verdict for _, _, results in judged.values() for res in results]
-    if profile in UNJUDGED_PROFILES:
-        top.append(("p", f"{profile}: not judged (a plumbing check on tiny data, no verdicts)."))
-    else:
-        top.append(("p", false_verdicts_line(verdicts, len(judged))))
-    forest = forest_plot([(f"{r['spec']}/{r['claim']}", v) for r, v in zip(rows, verdicts, strict=True)],
-                         out / "forest.png")
-    if forest:
-        top += [("img", "forest plot of every claim", forest.name), ("p", FOREST_TEXT)]
-    not_run = [s.id for s in specs.values() if s.id not in judged]
-    if not_run:
-        top.append(("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}."))
-    blocks = [*_header(records, profile), *top, ("h", 2, "Verdicts"), ("verdicts", rows, badge),
+    blocks = [("h", 1, f"tricks-repro report: profile {profile}"),
+              *_first_screen(profile, rows, verdicts, regimes), *condition_blocks(records, judged),
+              ("h", 2, "Verdicts"), ("verdict_groups", groups, badge),
+              *_forest_blocks(out, judged), *_not_run(profile, specs, judged), *_provenance(records, profile),
               *paper_table_blocks(records, list(specs.values())), *sections]
     write_runs_csv(out, records)
     write_verdicts_json(out, profile, len(records), entries)
@@ -216,15 +219,44 @@ def _build(out: Path, profile: str, specs: Mapping[str, Spec], records: pd.DataF
     write_text_atomic(out / "report.md", to_markdown(blocks))
 
 
-def write_report(results_dir: Path, profile: str, specs: Mapping[str, Spec], force: bool = False) -> Path:
+def _first_screen(profile: str, rows: list[dict], verdicts: list, regimes: dict) -> list[tuple]:
+    """The scale and regime line, the counts, the error-rate line."""
+    counts = summary_counts([row["verdict"] for row in rows])
+    text = " · ".join(f"{n} {v}" for v, n in counts.items())
+    summary = ("summary", f"Summary: {text} ({len(rows)} claims of {len(regimes)} specs)", counts)
+    if profile in UNJUDGED_PROFILES:
+        return [("scale", f"{profile}: not judged (a plumbing check on tiny data, no verdicts)."), summary]
+    errors = ("p", false_verdicts_line(verdicts, len(regimes)))
+    return [("scale", regime_line(profile, regimes)), summary, errors]
+
+
+def _forest_blocks(out: Path, judged: dict) -> list[tuple]:
+    groups = [(sid, [(f"{sid}/{r.verdict.claim_id}", r.verdict) for r in results])
+              for sid, (_, _, results) in judged.items()]
+    forest = forest_plot(groups, out / "forest.png")
+    if forest is None:
+        return []
+    verdicts = [v for _, items in groups for _, v in items]
+    return [("h", 2, "Forest plot"), ("img", "forest plot of every claim, by spec", forest.name,
+                                      forest_caption(verdicts))]
+
+
+def _not_run(profile: str, specs: Mapping[str, Spec], judged: dict) -> list[tuple]:
+    not_run = [s.id for s in specs.values() if s.id not in judged]
+    return [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")] if not_run else []
+
+
+def write_report(results_dir: Path, profile: str, specs: Mapping[str, Spec], force: bool = False,
+                 hardware: str | None = None) -> Path:
     """Write results/<profile>/report.md, report.html, verdicts.json, runs.csv (+ per-claim tables and
     plots); return the .md. UserError (nothing written) for an unknown profile, no records, or fewer
-    records than the report there was built from (unless `force`, which prints a warning).
+    records than the report there was built from (unless `force`, which prints a warning). The records are
+    those of one hardware class: `hardware`, else the folder's (repro/report/conditions.py).
     """
     results_dir = Path(results_dir)
     out = results_dir / profile
     check_profile(profile, specs)
-    records = load_records(results_dir, profile)
+    records = select_records(results_dir, profile, hardware)
     if records.empty:
         raise UserError(f"no run records for profile {profile!r} under {results_dir / 'runs'}; "
                         "nothing written")

@@ -44,10 +44,11 @@ def opennmt_figure(model_dim: int = 768, warmup_steps: int = 8000, total_steps: 
 
 def add_arguments(parser) -> None:
     parser.add_argument("preset", choices=["opennmt"], help="which family of curves to draw")
-    parser.add_argument("--model-dim", type=int, default=768)
-    parser.add_argument("--warmup-steps", type=int, default=8000)
-    parser.add_argument("--total-steps", type=int, default=100_000)
-    parser.add_argument("--out", type=Path, default=Path("results/schedules/opennmt_noam.png"))
+    parser.add_argument("--model-dim", type=int, default=768, help="d_model of Noam's d^-0.5 (default: 768)")
+    parser.add_argument("--warmup-steps", type=int, default=8000, help="warm-up steps (default: 8000)")
+    parser.add_argument("--total-steps", type=int, default=100_000, help="steps drawn (default: 100000)")
+    parser.add_argument("--out", type=Path, default=Path("results/schedules/opennmt_noam.png"),
+                        help="the PNG to write (default: results/schedules/opennmt_noam.png)")
 
 
 def run(args) -> None:

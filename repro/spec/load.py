@@ -164,7 +164,8 @@ def _check_spec(spec: Spec) -> None:
                 raise Problem(("profiles", name, "arms", arm), arm, allowed)
     if spec.lr_finder is not None:
         for loc, arm in [(("lr_finder", "arm"), spec.lr_finder.arm),
-                         *((("lr_finder", "scale", a), a) for a in spec.lr_finder.scale)]:
+                         *((("lr_finder", "scale", a), a) for a in spec.lr_finder.scale),
+                         *((("lr_finder", "arms", i), a) for i, a in enumerate(spec.lr_finder.arms or []))]:
             if arm not in spec.arms:
                 raise Problem(loc, arm, f"not an arm; {one_of('arms', spec.arms)}")
         if spec.lr_finder.start_lr >= spec.lr_finder.end_lr:

@@ -192,8 +192,9 @@ class Claim(_Strict):
 
 class LrFinderConfig(_Strict):
     """`lr_finder:` (spec level, repro/jobs/lr_search.py): before a profile's jobs, run the LR range test once
-    on arm `arm` (seed 0) and train every arm with lr = the suggestion x scale.get(arm, 1) instead of its
-    optimizer.lr; cached with its plot in results/<profile>/<spec>/lr_finder.{json,png}."""
+    on arm `arm` (seed 0) and train every arm (or only those of `arms`, when given) with lr = the suggestion
+    x scale.get(arm, 1) instead of its optimizer.lr; cached with its plot in
+    results/<profile>/<spec>/lr_finder.{json,png}."""
 
     arm: Slug
     suggestion: Literal["steepest", "min_over_10"] = "steepest"
@@ -203,6 +204,18 @@ class LrFinderConfig(_Strict):
     skip_start: int = Field(10, ge=0)   # points left out of the suggestion at each end (fastai v1: 10, 5)
     skip_end: int = Field(5, ge=0)
     scale: dict[Slug, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    arms: list[Slug] | None = Field(None, min_length=1)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_arms(self, handler):
+        """Leave `arms` out of dumps when unset, so range tests cached before it keep their key."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("arms") is None:
+            data.pop("arms", None)
+        return data
+
+    def sets_lr_of(self, arm: str) -> bool:
+        return self.arms is None or arm in self.arms
 
 
 class Profile(_Strict):
@@ -240,8 +253,8 @@ class Spec(_Strict):
     arms: dict[Slug, dict[str, Any]] = Field(min_length=1)
     claims: list[Claim] = Field(min_length=1)
     profiles: dict[Slug, Profile]
-    # extra report figures (repro/report/views/speedup.py)
-    plots: list[Literal["speedup"]] = Field(default_factory=list)
+    # extra report figures (repro/report/views/speedup.py, time_to_target.py)
+    plots: list[Literal["speedup", "time_to_target"]] = Field(default_factory=list)
     lr_finder: LrFinderConfig | None = None
     paper_table: PaperTable | None = None
     regime: RegimeCheck = Field(default_factory=RegimeCheck)

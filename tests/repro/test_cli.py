@@ -1,3 +1,4 @@
+import argparse
 import re
 
 import pytest
@@ -18,9 +19,47 @@ def test_every_command_has_help(capsys):
 def test_seed_lists_and_ranges():
     assert parse_seeds("0,1,2") == [0, 1, 2]
     assert parse_seeds("3-5,9") == [3, 4, 5, 9]
+    assert parse_seeds("4-4") == [4]
     assert parse_seeds(None) is None
-    with pytest.raises(UserError, match="--seeds"):
-        parse_seeds("x")
+    for bad in ("x", "5-2", "1,7-3", "-1", "2-", ""):
+        with pytest.raises(UserError, match="--seeds"):
+            parse_seeds(bad)
+
+
+def test_a_falling_seed_range_is_one_line_and_exit_2(capsys):
+    assert main(["run", "label_smoothing", "--seeds", "5-2"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --seeds '5-2': the range 5-2 runs downwards; write it low-high, e.g. 2-5\n"
+
+
+def _options(parser, path=("repro",)):
+    """(command path, option strings, help) of every argument of every (sub)command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        elif not isinstance(action, argparse._HelpAction) and action.help != argparse.SUPPRESS:
+            yield path, action.option_strings or [action.dest], action.help
+
+
+def test_every_option_of_every_command_has_help():
+    options = list(_options(build_parser()))
+    assert len(options) > 40 and any(p == ("repro", "compare") and o == ["--profile"] for p, o, _ in options)
+    missing = [f"{' '.join(p)} {'/'.join(o)}" for p, o, h in options if not (h or "").strip()]
+    assert missing == []
+
+
+def test_report_prints_every_file_it_wrote(tmp_path, capsys, monkeypatch):
+    from fake_results import SPECS, build_records
+
+    build_records(tmp_path)
+    monkeypatch.setattr("repro.cli._all_specs", lambda ran=None: SPECS)
+    assert main(["report", "--profile", "cpu", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("report.md", "report.html", "verdicts.json", "runs.csv"):
+        assert str(tmp_path / "cpu" / name) in out, name
+    written = sum(1 for f in (tmp_path / "cpu").rglob("*") if f.is_file()) - 4
+    assert f"and {written} per-spec tables, figures and caches under {tmp_path / 'cpu'}/" in out
 
 
 def test_unknown_spec_names_the_known_ones(tmp_path, capsys):

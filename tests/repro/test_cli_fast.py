@@ -79,3 +79,16 @@ def test_list_shows_measured_minutes_or_not_run(tmp_path, capsys):
     profiles = next(line for line in block.splitlines() if line.strip().startswith("profiles:"))
     assert "cpu (" in profiles and "2.5 job-min measured" in profiles
     assert "paper (" in profiles and "not run" in profiles
+
+
+@pytest.mark.parametrize("argv", [["run", "nosuchspec"], ["run", "label_smoothing", "--seeds", "5-2"],
+                                  ["run", "label_smoothing", "--arms", "nope"],
+                                  ["run", "mixup", "--jobs", "0"], ["run", "mixup", "--profile", "nope"],
+                                  ["report", "--profile", "nope"],
+                                  ["report", "--results-dir", "/nonexistent"]])
+def test_bad_arguments_fail_before_torch_is_imported(argv):
+    """A mistake is one line and exit 2 within a second or two: nothing heavy is imported to find it
+    (before: 9-13 s of imports first)."""
+    code, heavy = _imported(argv)
+    assert code == 2
+    assert heavy == []

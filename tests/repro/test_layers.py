@@ -1,7 +1,8 @@
 """The layering contract (issue #13), read from the source with `ast`: no import cycle anywhere in the tree,
 tricks/ never imports repro/, repro/spec/ never imports torch, and the repro/ layers only import downwards:
 
-    cli > bench > report > execute > jobs > judge > tasks > spec    (leaves: errors, files, hardware, record)
+    cli > bench > report > execute > jobs > judge > tasks > spec    (leaves: errors, files, hardware,
+                                                                     hardware_class, record)
 
 The judging layer (repro/judge) sits below the runner (jobs, execute: `--until-decided` judges between
 its looks) and the report, so neither reaches into the other for a verdict.
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("tricks", "repro")
 LAYERS = ("repro.cli", "repro.bench", "repro.report", "repro.execute", "repro.jobs", "repro.judge",
           "repro.tasks", "repro.spec")
-LEAVES = ("repro.errors", "repro.files", "repro.hardware", "repro.record")
+LEAVES = ("repro.errors", "repro.files", "repro.hardware", "repro.hardware_class", "repro.record")
 NO_TORCH = ("repro.spec",)
 
 

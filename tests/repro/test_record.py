@@ -98,9 +98,18 @@ def test_a_version_3_record_round_trips_its_run_facts(tmp_path):
     rec = {**VERSION_2, "schema_version": RECORD_VERSION, "execution": facts,
            "hardware": {**VERSION_2["hardware"], "cpu_capability": "AVX512", "amx_bf16": False}}
     back = read_record(write_record(tmp_path / "seed0.json", rec))
-    assert RECORD_VERSION == 3 and back["execution"] == facts
+    assert back["execution"] == facts
     assert execution_of(back) == RunFacts("bf16", "channels_last", "cpu", 2)
     assert hardware_of(back)["cpu_capability"] == "AVX512" and hardware_of(back)["onednn"] == UNKNOWN
+
+
+def test_a_version_4_record_keeps_when_it_ran_and_the_load_at_both_ends(tmp_path):
+    when = {"started_at": "2026-01-02T03:04:05+00:00", "ended_at": "2026-01-02T03:14:05+00:00",
+            "load": {"start": [0.5, 0.4, 0.3], "end": [2.1, 1.2, 0.6]}}
+    rec = {**VERSION_2, "schema_version": RECORD_VERSION, **when}
+    back = read_record(write_record(tmp_path / "seed0.json", rec))
+    assert RECORD_VERSION == 4 and {k: back[k] for k in when} == when
+    assert "load" not in read_record(write_record(tmp_path / "old.json", VERSION_2))   # nothing invented
 
 
 def test_every_committed_record_still_loads():

@@ -21,5 +21,8 @@ def lr_finder_blocks(view: ViewInput) -> list[tuple]:
             f"{found['suggestion']} suggestion {found['lr']:.3g}. Learning rate of each arm: "
             + ", ".join(f"{a} {lr:.3g}" for a, lr in lrs.items()) + ".")
     png = path.with_suffix(".png")
+    caption = (f"LR range test of arm {found['arm']} (one run, seed 0, {len(found['lrs'])} steps): the "
+               f"training loss as the learning rate rises from {found['settings']['start_lr']:g} to "
+               f"{found['settings']['end_lr']:g}, and the suggested learning rate.")
     return [("h", 3, "Learning rate (LR range test)"), ("p", text)] + (
-        [("img", "LR range test", f"{sid}/{png.name}")] if png.exists() else [])
+        [("img", "LR range test", f"{sid}/{png.name}", caption)] if png.exists() else [])

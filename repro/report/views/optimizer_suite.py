@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from repro.files import write_atomic
 from repro.judge.derived import derived_values, targets, train_curve
 from repro.judge.records import load_records
+from repro.report.captions import seeds_text
 from repro.report.format import fmt
 
 PROFILE_PNG = "optimizer_suite_profile.png"
@@ -59,15 +60,15 @@ def performance_profile(per_task: dict[str, dict[str, float]], arms: list[str]) 
 
 
 def _plot_profile(profiles: dict[str, np.ndarray], path: Path) -> None:
-    fig = Figure(figsize=(5.5, 3.6))
+    fig = Figure(figsize=(6.5, 3.6))
     ax = fig.subplots()
-    for arm, frac in profiles.items():
-        ax.step(TAUS, frac, where="post", label=arm)
+    for i, (arm, frac) in enumerate(profiles.items()):
+        ax.step(TAUS, frac, where="post", label=arm, ls=("-", "--", ":", "-.")[i % 4])
     ax.set_xscale("log", base=2)
     ax.set_xlabel("tau (steps to target / best arm's)")
     ax.set_ylabel("fraction of tasks")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)   # beside the curves
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
 
 
@@ -86,7 +87,7 @@ def _plot_curves(ok: pd.DataFrame, arms: list[str], path: Path, title: str) -> N
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (epoch mean)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png"))
 
 
@@ -104,11 +105,21 @@ def optimizer_suite_blocks(view) -> list[tuple]:
              show(steps[arm] / base) if arm in steps and math.isfinite(base) and base > 0 else "–"]
             for arm in view.arms]
     curves = view.out / view.sid / "train_loss_curves.png"
-    _plot_curves(ok, view.arms, curves, f"{view.sid}: training loss")
+    plotted = [a for a in view.arms if (ok["arm"] == a).any()]
+    _plot_curves(ok, plotted, curves, f"{view.sid}: training loss")
+    caption = (f"Training loss (mean over {seeds_text(ok, plotted)}) against the optimizer step, per arm "
+               f"with records.{_not_run(view.arms, plotted)}")
     blocks = [("h", 3, f"Steps to {reference}'s final training loss"),
               ("table", ["arm", "median steps (inf: never)", f"ratio to {reference}"], rows),
-              ("img", "training loss curves", f"{view.sid}/{curves.name}")]
+              ("img", "training loss curves", f"{view.sid}/{curves.name}", caption)]
     return blocks + _suite_blocks(view.out, view.arms, str(ok["profile"].iloc[0]))
+
+
+def _not_run(arms: list[str], plotted: list[str]) -> str:
+    """The arms left out of a figure: they have no finished record (the spec's section says why)."""
+    left = [a for a in arms if a not in plotted]
+    return (f" Not run: {', '.join(left)} (no finished records; the arms table and the failed jobs say "
+            f"why)." if left else "")
 
 
 def _suite_blocks(out: Path, arms: list[str], profile: str) -> list[tuple]:
@@ -123,6 +134,10 @@ def _suite_blocks(out: Path, arms: list[str], profile: str) -> list[tuple]:
             per_task[str(sid)] = steps_table(recs[recs["status"] == "ok"], "adamw_tuned")
     if not per_task:
         return []
-    _plot_profile(performance_profile(per_task, arms), out / PROFILE_PNG)
+    plotted = [a for a in arms if any(a in steps for steps in per_task.values())]
+    _plot_profile(performance_profile(per_task, plotted), out / PROFILE_PNG)
+    caption = (f"For each arm, the fraction of the {len(per_task)} task(s) on which its median steps to "
+               f"adamw_tuned's final training loss (over its seeds) is within a factor tau of the best "
+               f"arm's; arms with records only.{_not_run(arms, plotted)}")
     return [("p", f"Performance profile over the {len(per_task)} optimizer-suite task(s) with records."),
-            ("img", "performance profile", PROFILE_PNG)]
+            ("img", "performance profile", PROFILE_PNG, caption)]

@@ -16,6 +16,7 @@ from repro.report.views.extra import extra_blocks
 from repro.report.views.lr_finder import lr_finder_blocks
 from repro.report.views.optimizer_suite import optimizer_suite_blocks
 from repro.report.views.speedup import speedup_blocks
+from repro.report.views.time_to_target import time_to_target_blocks
 from repro.tasks.report_blocks import TASK_REPORT_BLOCKS
 
 
@@ -32,6 +33,8 @@ SECTION_VIEWS: tuple[View, ...] = (
     View("speedup", ("config", "throughput", "final", "extra"),
          lambda v: speedup_blocks(v.out, v.sid, v.spec, v.records, v.arms, ["speedup"]),
          wanted=_asks_for("speedup")),
+    View("time_to_target", ("curves", "lr_trace", "status"), time_to_target_blocks,
+         wanted=_asks_for("time_to_target")),
 )
 
 

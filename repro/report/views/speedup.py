@@ -99,7 +99,12 @@ def speedup_blocks(out: Path, sid: str, spec: Any, ok: pd.DataFrame, arms: list[
     png = plots.speedup_pareto(table, "test_error", out / sid / "speedup.png")
     blocks = [("h", 3, "Speed and accuracy against each model's baseline"), ("table", head, rows),
               ("links", [("csv", f"{sid}/speedup.csv")])]
-    return blocks + ([("img", "speed vs accuracy", f"{sid}/{png.name}")] if png else [])
+    lo, hi = int(table["n"].min()), int(table["n"].max())
+    seeds = lo if lo == hi else f"{lo}-{hi}"
+    caption = (f"Test error against the measured training speedup over each model's baseline (geometric "
+               f"mean over {seeds} paired seeds, 95% paired bootstrap interval), one line per model; hollow "
+               f"markers on a dotted line: the speedup the arms' FLOPs predict.")
+    return blocks + ([("img", "speed vs accuracy", f"{sid}/{png.name}", caption)] if png else [])
 
 
 def _interval(fmt, estimate: float, lo: float, hi: float) -> str:

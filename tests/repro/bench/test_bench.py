@@ -11,6 +11,7 @@ from torch import nn
 from repro.bench import amp_throughput as amp
 from repro.bench import lib as bench_lib
 from repro.cli import main
+from repro.hardware_class import of_fingerprint
 
 
 def test_rounds_rotate_the_order_of_the_variants():
@@ -104,7 +105,8 @@ def test_bench_end_to_end_baseline_compare_and_injected_slowdown(tmp_path, monke
                  "--steps", "2", "--repeats", "5", "--warmup", "3", *dirs]) == 0
     (baseline,) = (tmp_path / "baselines").glob("*.json")
     record = json.loads(baseline.read_text())
-    assert record["hardware"]["id"] == baseline.stem
+    assert baseline.stem == of_fingerprint(record["hardware"]).id         # keyed by the hardware class id
+    assert baseline.stem.startswith("cpu-") and baseline.stem.endswith(f"-{record['hardware']['threads']}t")
     tiny = record["models"]["tiny"]
     assert set(tiny["variants"]) == {"fp32", "bf16"}
     assert len(tiny["variants"]["bf16"]["seconds_per_step"]) == 5

@@ -60,7 +60,7 @@ def test_a_look_that_trains_nothing_is_not_judged_again_and_the_plan_sees_later_
                                                                                        monkeypatch):
     judged = []
 
-    def undecided(results_dir, specs, profile, design):
+    def undecided(results_dir, specs, profile, design, *hardware):
         judged.append(len(judged))
         return {"alpha": [], "beta": ["c"]}      # alpha decided, beta open throughout
 

@@ -11,7 +11,7 @@ def test_a_spec_decided_at_the_first_look_gets_no_jobs_and_the_others_go_on(tmp_
     paths = [write_tiny_spec(tmp_path / f"{sid}.yaml", ARMS, "other", "plain") for sid in ("early", "late")]
     # judged after each look: "early" decides its claim at n = 8, "late" never does
     monkeypatch.setattr(until_decided, "undecided_claims",
-                        lambda results_dir, specs, profile, design: {"early": [], "late": ["c"]})
+                        lambda results_dir, specs, profile, design, *hardware: {"early": [], "late": ["c"]})
     looks = []
     def execute(jobs):
         looks.append(sorted({j.spec_id for j in jobs}))

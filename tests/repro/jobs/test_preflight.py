@@ -135,3 +135,43 @@ def test_the_main_command_stops_before_torch_listing_what_is_missing(tmp_path):
 
 def test_spec_files_are_the_ones_checked():
     assert {j.spec_id for j in cpu_jobs()} == {p.stem for p in SPEC_DIR.glob("*.yaml")}
+
+
+def test_an_arm_not_runnable_here_is_recorded_as_not_run_without_training(tmp_path, capsys, monkeypatch):
+    from tiny_spec import write_tiny_spec
+
+    from repro.cli import main
+
+    monkeypatch.setitem(sys.modules, "pylo", None)              # as on a machine without PyLO
+    arms = {"plain": {}, "velo": {"optimizer": {"name": "velo", "lr": 1.0}}}
+    spec = write_tiny_spec(tmp_path / "tiny.yaml", arms, "velo", "plain")
+    dirs = [f"--{d}={tmp_path / d}" for d in ("results-dir", "cache-dir", "data-root")]
+    assert main(["run", str(spec), "--profile", "smoke", "--no-report", *dirs]) == 0
+    out = capsys.readouterr().out
+    assert out.count("velo: not runnable here: PyLO is not on PyPI") == 1
+    assert "2 jobs at profile 'smoke': 0 already finished, 1 to run, 1 not runnable here" in out
+    runs = tmp_path / "results-dir" / "runs" / "tiny" / "smoke"
+    velo = json.loads((runs / "velo" / "seed0.json").read_text())
+    assert velo["status"] == "failed" and velo["missing_dependency"] and velo["missing_package"] == "pylo"
+    assert velo["wall_time_s"] == 0.0 and velo["reason"].startswith("velo: not runnable here")
+    assert json.loads((runs / "plain" / "seed0.json").read_text())["status"] == "ok"
+    assert main(["run", str(spec), "--profile", "smoke", "--no-report", *dirs]) == 0     # nothing again
+    assert "2 already finished, 0 to run" in capsys.readouterr().out
+
+
+def test_the_quickstart_installs_everything_the_preflight_would_ask_for_on_a_bare_machine(nothing_here):
+    """The README's main command, on a fresh machine, never stops at the preflight: its set-up lines
+    install every package and fetch every file the cpu profile of every spec needs."""
+    readme = (ROOT / "README.md").read_text()
+    quickstart = readme[readme.index("## Quickstart"):readme.index("## Reading a report")]
+    setup = quickstart[quickstart.index("```bash"):quickstart.index("```", quickstart.index("```bash") + 7)]
+    found = preflight.preflight(cpu_jobs(), Path("data"))
+    for finding in found.missing:
+        command = found._say(finding.need.install)
+        if command.startswith("apt-get install -y "):
+            assert all(package in setup.split() for package in command.split()[3:]), command
+        elif command.startswith("pip install -e "):
+            extra = command.split('".[')[1].split("]")[0]
+            assert extra in setup.split('-e ".[')[1].split("]")[0].split(","), command
+        else:
+            assert command in setup, command

@@ -6,6 +6,7 @@ build_training does, once."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_a_new_record_says_which_precision_and_memory_format_ran(records):
     assert auto == {"precision": precision, "memory_format": fmt, "device": "cpu", "threads": 1}
     assert nchw == {"precision": "fp32", "memory_format": "contiguous", "device": "cpu", "threads": 1}
     assert records["auto"]["config"]["precision"] == "auto"     # the config stays as written (its hash too)
-    assert records["auto"]["schema_version"] == 3
+    assert records["auto"]["schema_version"] == 4
 
 
 def test_a_new_record_carries_the_cpus_instruction_set_and_bf16_flags(records):
@@ -74,6 +75,14 @@ def test_a_new_record_carries_the_cpus_instruction_set_and_bf16_flags(records):
     assert hardware["torch"] == torch.__version__
     if torch.backends.mkldnn.is_available():
         assert hardware["onednn"] and hardware["onednn"] in torch.__config__.show()
+
+
+def test_a_new_record_says_when_it_ran_and_the_load_at_its_two_ends(records):
+    rec = records["nchw"]
+    start, end = (datetime.fromisoformat(rec[k]) for k in ("started_at", "ended_at"))
+    assert start.tzinfo is not None and 0 <= (end - start).total_seconds() <= rec["wall_time_s"] + 1.5
+    assert [len(rec["load"][k]) for k in ("start", "end")] == [3, 3]         # os.getloadavg: 1, 5, 15 min
+    assert all(x >= 0 for k in ("start", "end") for x in rec["load"][k])
 
 
 def test_build_resolves_the_precision_once_and_every_consumer_reads_that_one(tmp_path):

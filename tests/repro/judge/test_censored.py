@@ -58,3 +58,12 @@ def test_median_interval_is_the_order_statistic_interval(n, k):
     # the largest k with P(Bin(n, 1/2) <= k - 1) <= 2.5%: n = 12 -> 3 (0.0193), n = 20 -> 6 (0.0207)
     _, lo, hi = median_interval(np.arange(1.0, n + 1), 0.95)
     assert (lo, hi) == (k, n + 1 - k)
+
+
+@pytest.mark.parametrize("n", [6, 9, 12, 20])
+def test_the_rejection_region_is_scipys_binomtest(n):
+    from scipy import stats as sps
+
+    from repro.judge.censored import _rejected_wins
+    expected = tuple(w for w in range(n + 1) if sps.binomtest(w, n, 0.5).pvalue < 0.05)
+    assert _rejected_wins(n, 0.05) == expected

@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from fake_results import claim as make_claim
 from fake_results import spec as make_spec
 
-from repro.judge.derived import steps_to, with_derived
+from repro.judge.derived import steps_to, steps_to_curve, with_derived
 from repro.judge.spec import judge_spec
 from repro.report.views.optimizer_suite import TAUS, performance_profile, steps_table
 
@@ -72,3 +73,51 @@ def test_performance_profile_counts_tasks_within_tau_of_the_best():
     assert prof["x"][at[1.0]] == 1 / 3 and prof["x"][at[4.0]] == 2 / 3
     assert prof["y"][at[1.0]] == 2 / 3 and prof["y"][at[2.0]] == 1.0
     assert steps_table(RECORDS, "base") == {"base": 40.0, "fast": 15.0, "slow": math.inf}
+
+
+# steps_to_test_error: test error at evaluations every 25 steps; the target is the baseline's final error
+def _eval_row(arm, seed, errors, status="ok"):
+    steps = [25.0 * (k + 1) for k in range(len(errors))]
+    return {"arm": arm, "seed": seed, "status": status, "steps": steps[-1], "final": {},
+            "curves": {"train_loss_all": [1.0] * len(errors), "step": steps, "test_error": errors},
+            "extra": {}, "throughput": None, "wall_time_s": None, "train_time_s": None}
+
+
+EVALS = pd.DataFrame([
+    _eval_row("step", 0, [40.0, 20.0, 12.0, 10.0]), _eval_row("fast", 0, [30.0, 10.0, 9.0, 8.0]),
+    _eval_row("never", 0, [50.0, 40.0, 30.0, 20.0]),
+    _eval_row("step", 1, [40.0, 20.0, 9.5, 10.0]), _eval_row("fast", 1, [12.0, math.nan, 8.0, 7.0]),
+    _eval_row("never", 1, [9.0, 9.0, 9.0, 9.0], status="failed"),
+])
+
+
+def test_steps_to_curve_interpolates_between_evaluations():
+    steps = [20.0, 40.0, 60.0]
+    assert steps_to_curve(steps, [30.0, 20.0, 10.0], 15.0) == (50.0, False)    # half way from 40 to 60
+    assert steps_to_curve(steps, [30.0, 20.0, 10.0], 20.0) == (40.0, False)    # met exactly at 40
+    assert steps_to_curve(steps, [30.0, 20.0, 10.0], 35.0) == (20.0, False)    # met at the first evaluation
+    assert steps_to_curve(steps, [30.0, 20.0, 10.0], 5.0) == (60.0, True)      # never: censored at the end
+    # the first crossing counts, not a later one: 30 -> 18 crosses 20 at 20 + 10/12 * 20
+    assert steps_to_curve([20.0, 40.0, 60.0, 80.0], [30.0, 18.0, 22.0, 15.0], 20.0) == (20.0 + 50 / 3, False)
+
+
+def test_steps_to_test_error_against_the_baseline_final_error_on_the_same_seed():
+    out = with_derived(EVALS, make_claim("c", "steps_to_test_error", "fast", "step", kind="ratio"))
+    got = {(r.arm, r.seed): (r.extra.get("steps_to_test_error"), r.extra.get("steps_to_test_error_censored"))
+           for r in out.itertuples()}
+    # seed 0, target 10: step reaches it at its last evaluation (100); fast at 50 (30 -> 10 over 25..50)
+    assert got["step", 0] == (100.0, False) and got["fast", 0] == (50.0, False)
+    assert got["never", 0] == (100.0, True)                     # 20 at the end: censored at 100
+    # seed 1, target 10 (the last evaluation, not the best): step first gets there between 50 and 75,
+    # 50 + (20 - 10) / (20 - 9.5) * 25; fast's missing evaluation at 50 is skipped: 25 + 2/4 * 50 = 50
+    assert got["step", 1][0] == pytest.approx(50 + 10 / 10.5 * 25) and got["fast", 1] == (50.0, False)
+    assert got["never", 1] == (None, None)                       # a failed run gets nothing derived
+
+
+def test_steps_to_test_error_is_judged_as_time_to_event():
+    claim = make_claim("c", "steps_to_test_error", "fast", "step", kind="ratio", threshold=0.6)
+    spec = make_spec("sched", [claim], arms=("step", "fast", "never"))
+    v = judge_spec(EVALS, spec, "cpu")[0].verdict
+    # ratios 50/100 = 0.5 and 50/73.8 = 0.68: one on the claimed side of 0.6, one not
+    assert v.test.startswith("sign test") and v.reached == 2 and (v.wins, v.losses) == (1, 1)
+    assert v.estimate == pytest.approx((0.5 + 50 / (50 + 10 / 10.5 * 25)) / 2)

@@ -12,7 +12,7 @@ from repro.report.render import write_report
 CLAIM_KEYS = {"spec", "claim", "text", "kind", "metric", "verdict", "reason", "n", "estimate", "interval",
               "p_t", "p_signflip", "p", "p_holm", "q_bh", "alpha", "look", "d_z", "power", "seeds_needed",
               "paper_effect", "paper_seeds_needed", "below_noise", "published", "scale", "hardware",
-              "threads", "commits", "mixed_threads"}
+              "threads", "commits", "mixed_threads", "hardware_class"}
 
 
 @pytest.fixture()
@@ -34,12 +34,14 @@ def test_verdicts_json_is_complete(root):
     assert ece["threads"] == [2] and ece["commits"] == ["deadbeef"] and not ece["mixed_threads"]
 
 
-def test_mixed_thread_counts_are_flagged(root):
-    write(root, record("ls", "cpu", "base", 10, 8.0, 0.05, threads=8))
-    text = write_report(root, "cpu", SPECS).read_text()
+def test_mixed_thread_counts_are_two_hardware_classes_never_pooled(root):
+    write(root, record("ls", "cpu", "base", 10, 8.0, 0.05, threads=8))   # the thread count is in the class
+    with pytest.raises(UserError, match="cpu-unknown-2t: 20, cpu-unknown-8t: 1"):
+        write_report(root, "cpu", SPECS)
+    write_report(root, "cpu", SPECS, hardware="cpu-unknown-2t")
     data = json.loads((root / "cpu" / "verdicts.json").read_text())
-    assert data["claims"][0]["mixed_threads"] and data["claims"][0]["threads"] == [2, 8]
-    assert "runs mix thread counts" in text
+    assert not data["claims"][0]["mixed_threads"] and data["claims"][0]["threads"] == [2]
+    assert data["records"] == 20 and data["claims"][0]["hardware_class"] == ["cpu-unknown-2t"]
 
 
 def test_runs_csv_is_tidy(root):

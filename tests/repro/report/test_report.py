@@ -78,9 +78,15 @@ def test_markdown_main_table_is_narrow(results):
 
 def test_report_top_and_sections(results):
     text = results[1].read_text()
-    head = text[:600]
-    assert "profile: cpu" in head and "records: 20 (19 ok, 1 diverged)" in head
-    assert "hardware: fake-cpu-2t-0000 (specs ls)" in head
+    # the first screen: scale and regime, counts, error rates, the grouped verdict table, then the forest
+    order = ["# tricks-repro report: profile cpu", "**Judged at cpu scale, not the papers': 1 of 1 specs ",
+             "**Summary: ", "Error rates: ", "## Verdicts", "| **[ls](#spec-ls)**", "## Forest plot",
+             "## Records"]
+    at = [text.index(marker) for marker in order]
+    assert at == sorted(at)
+    records = text[at[-1]:]
+    assert "profile: cpu" in records and "\n- records: 20 (19 ok, 1 diverged)" in records
+    assert "hardware: fake-cpu-2t-0000 (specs ls)" in records
     assert "base 0.061, ls01 0.024 (Müller 2019, Table 3)" in text
     assert "scale: cpu: fashion_mnist[1000], cifar_resnet(depth=8), 3 ep" in text
     assert "provenance: hardware fake-cpu-2t-0000 (2 threads); commit deadbeef" in text

@@ -71,7 +71,8 @@ def test_views_are_registered_and_see_only_the_columns_they_declare(tmp_path):
     from repro.report.views.base import View
     from repro.report.views.registry import SECTION_VIEWS, task_blocks
 
-    assert [v.name for v in SECTION_VIEWS] == ["lr_finder", "extra", "optimizer_suite", "speedup"]
+    assert [v.name for v in SECTION_VIEWS] == ["lr_finder", "extra", "optimizer_suite", "speedup",
+                                               "time_to_target"]
     seen = []
     view = View("probe", ("final",), lambda v: seen.append(sorted(v.records.columns)) or [("p", "x")])
     ok = pd.DataFrame([{"arm": "a", "seed": 0, "final": {}, "extra": {}, "config": {}}])
@@ -79,3 +80,38 @@ def test_views_are_registered_and_see_only_the_columns_they_declare(tmp_path):
     assert view.render(tmp_path, "s", s, ok, ["a"]) == [("p", "x")]
     assert seen == [["arm", "final", "seed"]]
     assert task_blocks(s, ok, ["a"]) == []   # only translation adds blocks
+
+
+def _evals(arm, seed, errors, every=10.0):
+    steps = [every * (k + 1) for k in range(len(errors))]
+    return {"arm": arm, "seed": seed, "status": "ok", "curves": {"step": steps, "test_error": errors},
+            "lr_trace": {"step": [0, steps[-1] - 1], "lr": [0.1, 0.001]}}
+
+
+TTT = pd.DataFrame([_evals("step", 0, [40.0, 20.0, 12.0, 10.0]), _evals("step", 1, [40.0, 20.0, 9.5, 10.0]),
+                    _evals("fast", 0, [30.0, 10.0]), _evals("fast", 1, [15.0, 12.0])])
+
+
+def test_time_to_target_table_and_claim_marks_on_hand_made_curves(tmp_path):
+    from repro.report.views.base import ViewInput
+    from repro.report.views.time_to_target import arrival_table, claim_marks, curve_bands, time_to_target_blocks
+
+    arms = ["step", "fast"]
+    spec = make_spec("sched", [claim("c", "steps_to_test_error", "fast", "step", kind="ratio", threshold=0.5)],
+                     arms=arms, plots=["time_to_target"])
+    table = arrival_table(TTT, arms, "step").set_index("arm")
+    # targets 10 and 10; step: seed 0 at its end (40), seed 1 between 20 and 30: 20 + 10 / 10.5 * 10
+    step_median = (40 + 20 + 10 / 10.5 * 10) / 2
+    assert table.loc["step", "median"] == pytest.approx(step_median) and table.loc["step", "ratio"] == 1.0
+    # fast: seed 0 at 20, seed 1 never (12 > 10): half the seeds never, so the median is never
+    assert table.loc["fast", "reached"] == 1 and table.loc["fast", "median"] == math.inf
+    assert table.loc["fast", "budget"] == 20.0 and table.loc["step", "budget"] == 40.0
+    assert claim_marks(spec, table.reset_index()) == {"fast": pytest.approx(0.5 * step_median)}
+    band = curve_bands(TTT, "step").set_index("step")
+    assert band.loc[30.0].tolist() == [10.75, 9.5, 12.0]                        # mean, min, max over seeds
+    blocks = time_to_target_blocks(ViewInput(tmp_path, "sched", spec, TTT, arms))
+    rows = next(b for b in blocks if b[0] == "table")[2]
+    assert rows[1][:3] == ["fast", "20", "1 of 2"] and blocks[-1][0] == "img"
+    assert (tmp_path / "sched" / "time_to_target.png").stat().st_size > 0
+    plain = make_spec("plain", [claim("c", "test_error", "fast", "step")], arms=arms)
+    assert time_to_target_blocks(ViewInput(tmp_path, "plain", plain, TTT, arms)) == []   # no such claim
