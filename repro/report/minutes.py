@@ -1,5 +1,6 @@
 """Measured job-minutes per spec and profile, for `repro list`: the wall_time_s of the run records under
-results/runs/<spec>/<profile>/<arm>/seed<k>.json, read as plain JSON (no pandas, no torch)."""
+results/runs/<spec>/<profile>/<arm>/seed<k>.json and the grid_seconds of an arm's tuning grid beside them
+(tune.json, repro/jobs/tune.py), read as plain JSON (no pandas, no torch)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from repro.spec.legacy_ids import LEGACY_IDS
 
 
 def measured_minutes(results_dir: Path, spec_id: str) -> dict[str, float]:
-    """profile -> minutes summed over the spec's records that say how long they took; a profile without
-    records is absent. Records kept under an old name of the spec (repro/spec/legacy_ids.py) count too,
-    unless the same (arm, seed) was rerun under the new name."""
+    """profile -> minutes summed over the spec's records that say how long they took, and its tuning
+    grids; a profile without records is absent. Records kept under an old name of the spec
+    (repro/spec/legacy_ids.py) count too, unless the same (arm, seed) was rerun under the new name."""
     runs = Path(results_dir) / "runs"
     folders = [runs / old for old, new in LEGACY_IDS.items() if new == spec_id] + [runs / spec_id]
     seconds: dict[tuple[str, str, str], float] = {}   # (profile, arm, seed file) -> wall time
     for folder in folders:                             # the new name last: its records replace old ones
-        for path in sorted(folder.glob("*/*/seed*.json")):
-            wall = _wall_time(path)
+        for path in sorted([*folder.glob("*/*/seed*.json"), *folder.glob("*/*/tune.json")]):
+            wall = _wall_time(path, "grid_seconds" if path.name == "tune.json" else "wall_time_s")
             if wall is not None:
                 seconds[path.parts[-3], path.parts[-2], path.name] = wall
     minutes: dict[str, float] = {}
@@ -27,9 +28,9 @@ def measured_minutes(results_dir: Path, spec_id: str) -> dict[str, float]:
     return minutes
 
 
-def _wall_time(path: Path) -> float | None:
+def _wall_time(path: Path, key: str) -> float | None:
     try:
-        wall = json.loads(path.read_text(encoding="utf-8")).get("wall_time_s")
+        wall = json.loads(path.read_text(encoding="utf-8")).get(key)
     except (OSError, ValueError, AttributeError):
         return None   # unreadable, half-written or not a record: not counted
     return float(wall) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else None

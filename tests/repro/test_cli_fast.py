@@ -68,6 +68,9 @@ def test_minutes_sum_the_wall_time_of_the_records(tmp_path):
     _record(runs / "label_smoothing" / "smoke" / "hard" / "seed0.json", 3)
     _record(runs / "mixup" / "cpu" / "erm" / "seed0.json", 6000.0)            # another spec
     assert measured_minutes(tmp_path, "label_smoothing") == pytest.approx({"cpu": 3.0, "smoke": 0.05})
+    grid = runs / "label_smoothing" / "cpu" / "hard" / "tune.json"               # an arm's tuning grid counts
+    grid.write_text(json.dumps({"grid_seconds": 120.0, "wall_time_s": 1e6}))
+    assert measured_minutes(tmp_path, "label_smoothing") == pytest.approx({"cpu": 5.0, "smoke": 0.05})
     assert measured_minutes(tmp_path / "nothing", "label_smoothing") == {}
 
 

@@ -137,7 +137,8 @@ def time_to_target_blocks(view: ViewInput) -> list[tuple]:
     png = figure({a: curve_bands(ok, a) for a in arms}, lr_traces(ok, arms), targets,
                  claim_marks(spec, table), out / sid / PNG)
     head = ["arm", "budget (steps)", "reached the target", "median steps to it", f"÷ {reference}'s"]
-    rows = [[r.arm, fmt(r.budget), f"{r.reached} of {r.seeds}", fmt(r.median), fmt(r.ratio, 3)]
+    rows = [[r.arm, fmt(r.budget), f"{r.reached} of {r.seeds}",
+             "never (half the seeds or more)" if r.median == math.inf else fmt(r.median), fmt(r.ratio, 3)]
             for r in table.itertuples()]
     text = (f"Target: {reference}'s final test error on the same seed ({seeds_text(ok, arms)}). A marker on "
             "the target line is a claim's bound, x times the reference's median steps: the arm reaches the "

@@ -94,11 +94,16 @@ TTT = pd.DataFrame([_evals("step", 0, [40.0, 20.0, 12.0, 10.0]), _evals("step", 
 
 def test_time_to_target_table_and_claim_marks_on_hand_made_curves(tmp_path):
     from repro.report.views.base import ViewInput
-    from repro.report.views.time_to_target import arrival_table, claim_marks, curve_bands, time_to_target_blocks
+    from repro.report.views.time_to_target import (
+        arrival_table,
+        claim_marks,
+        curve_bands,
+        time_to_target_blocks,
+    )
 
     arms = ["step", "fast"]
-    spec = make_spec("sched", [claim("c", "steps_to_test_error", "fast", "step", kind="ratio", threshold=0.5)],
-                     arms=arms, plots=["time_to_target"])
+    ttt = claim("c", "steps_to_test_error", "fast", "step", kind="ratio", threshold=0.5)
+    spec = make_spec("sched", [ttt], arms=arms, plots=["time_to_target"])
     table = arrival_table(TTT, arms, "step").set_index("arm")
     # targets 10 and 10; step: seed 0 at its end (40), seed 1 between 20 and 30: 20 + 10 / 10.5 * 10
     step_median = (40 + 20 + 10 / 10.5 * 10) / 2

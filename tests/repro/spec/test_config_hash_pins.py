@@ -18,8 +18,9 @@ import pytest
 
 from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 
-# 174 rows before the optimizer suite (issue #16), unchanged; + 72 of its 4 specs x 6 arms x 3 profiles
-ALL_CONFIGS = (246, "6e8815812a4642908afe4669f2034c2762f73c0877d2d0061cd62adf462ccba2")
+# 174 rows before the optimizer suite (issue #16), unchanged; + 72 of its 4 specs x 6 arms x 3 profiles;
+# + 35 of the schedule spec (issue #27): 7 arms x 5 profiles
+ALL_CONFIGS = (281, "9f196bc0217a968cdae8a151c8c839b918a47ae67f5ac17a5cebf4c874951594")
 PINNED = {
     ("amp", "cpu", "bf16"):
         "2659252f25eff0249b6579e7b44537be676240e419bd17c550896e384df2e596",
@@ -31,6 +32,8 @@ PINNED = {
         "461d008df6d0e4ac34bd92e1ab26ad86b146bffa78af6913120887688e80e577",
     ("noam_transformer", "cpu", "noam"):
         "370262e0af6d9542a4256e7f47b0d16486f2ff53b156e0f85c3a7325b8026f6a",
+    ("schedules", "cpu", "step"):
+        "f0a03ce85aa659c1085df9617340fbbaa189ec25e3deb1d54d8c504488dfa2cc",
     ("snapshot_ensembles", "cpu", "indep_full"):
         "6bb504241ad5f9ae93c08467c02e86f06d16b799a63ac88424555fc8acb484d4",
     ("ulmfit_wordnet", "cpu", "freez"):
