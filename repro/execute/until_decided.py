@@ -18,7 +18,7 @@ from repro.jobs.job import Job
 from repro.jobs.plan import plan
 from repro.judge.records import load_records
 from repro.judge.sequential import Design, looks_up_to, make_design
-from repro.judge.spec import judge_spec, read_design, write_design
+from repro.judge.spec import design_path, judge_spec, read_design, write_design
 from repro.judge.verdict import INCONCLUSIVE
 from repro.spec import Spec
 
@@ -45,8 +45,9 @@ def pin_design(results_dir: Path, specs: dict[str, Spec], profile: str, design: 
     for sid in specs:
         old = read_design(results_dir, sid, profile)
         if old is not None and old.looks != design.looks:
+            where = design_path(results_dir, sid, profile).parent
             raise UserError(f"{sid} ran with looks {list(old.looks)} before; rerun with --max-seeds "
-                            f"{old.looks[-1]}, or move results/runs/{sid}/{profile}/ away to start over")
+                            f"{old.looks[-1]}, or move {where}/ away to start over")
         write_design(results_dir, sid, profile, design)
 
 
