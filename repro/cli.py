@@ -11,8 +11,9 @@ from pathlib import Path
 
 from repro.bench import args as bench_args
 from repro.errors import Interrupted, UserError
+from repro.hardware_class import home_class
 from repro.report import schedule_plot
-from repro.report.minutes import measured_minutes
+from repro.report.minutes import minutes_by_class
 from repro.spec import SPEC_DIR, load_spec, spec_paths
 from repro.spec.paths import selected_specs
 
@@ -65,20 +66,28 @@ def _checked_paths(args) -> list[Path]:
 def cmd_list(args) -> None:
     """Specs as written, without the model/data/trick argument checks (those import torch; `repro run`
     and `repro run --dry-run` make them before anything trains)."""
+    home = home_class(args.results_dir)
+    totals: dict[tuple[str, str], float] = {}
     for path in spec_paths([], True):
         spec = load_spec(path, check_registries=False)
-        minutes = measured_minutes(args.results_dir, spec.id)
+        by_class = minutes_by_class(args.results_dir, spec.id, home)
         print(f"{path.stem}  ({spec.id}: {spec.paper.title}, arXiv {spec.paper.arxiv})")
         print(f"  arms:     {', '.join(spec.arms)}")
-        print(f"  profiles: {', '.join(_profile_line(spec, p, minutes.get(p)) for p in spec.profiles)}")
+        print(f"  profiles: {', '.join(_profile_line(spec, p, by_class) for p in spec.profiles)}")
+        for cls, minutes in by_class.items():
+            for profile, m in minutes.items():
+                totals[cls, profile] = totals.get((cls, profile), 0.0) + m
         for claim in spec.claims:
             print(f"  claim {claim.id}: {claim.text}")
+    for (cls, profile), m in sorted(totals.items()):
+        print(f"total measured at {profile} on {cls}: {m:.0f} job-min ({m / 2:.0f} min of wall time at "
+              "--jobs 2)")
 
 
-def _profile_line(spec, profile: str, minutes: float | None) -> str:
-    ran = "not run" if minutes is None else f"{minutes:.1f} job-min measured"
+def _profile_line(spec, profile: str, by_class: dict[str, dict[str, float]]) -> str:
+    runs = [f"{m[profile]:.1f} job-min on {cls}" for cls, m in by_class.items() if profile in m]
     seeds = spec.seeds(profile)
-    return f"{profile} ({seeds} seed{'s' if seeds != 1 else ''}, {ran})"
+    return f"{profile} ({seeds} seed{'s' if seeds != 1 else ''}, {'; '.join(runs) or 'not run'})"
 
 
 def cmd_run(args) -> None:
@@ -119,6 +128,8 @@ def _run(args, paths: list[Path], checked) -> None:
     device = pick_device(args.device)
     reference = machines.use_class_folder(args, device, specs)   # this class's folder; the reference now
     session = RunSession(args, specs, device, checked)
+    if not args.arms and not args.seeds:                  # a full run of the profile checks its regime first
+        session.regime_checks(paths)
     if args.until_decided:
         logs = run_until_decided(paths, args.profile, _split(args.arms), args.set, args.max_seeds,
                                  args.results_dir, session.execute, session.todo, session.on_look,

@@ -13,6 +13,7 @@ import torch
 from repro.errors import Interrupted
 from repro.execute.dispatch import run_jobs
 from repro.execute.plan_text import Column, plan_text
+from repro.execute.regime_checks import doubling_jobs, linear_references
 from repro.execute.until_decided import design_for
 from repro.hardware import fingerprint, fingerprint_id
 from repro.hardware_class import of_fingerprint
@@ -109,6 +110,18 @@ class RunSession:
         print(plan_text(columns, estimates, self.parallel, spec_looks, looks), flush=True)
         if skipped:
             print(f"  and {skipped} job(s) of arms not runnable here, recorded as not run (not trained)")
+
+    def regime_checks(self, paths: list[Path]) -> None:
+        """Before the claims' jobs: the budget-doubling jobs and the linear references (regime_checks.py)."""
+        a = self.args
+        jobs = doubling_jobs(self.specs, dict(zip(self.specs, paths, strict=True)), a.profile, a.set)
+        run = self.todo(jobs)
+        if run:
+            print(f"budget-doubling check: {len(run)} job(s) of the baseline arms at twice the budget",
+                  flush=True)
+            self.show_plan([("doubling check", run)])
+            self.execute(run)
+        linear_references(self.specs, a.profile, Path(a.results_dir), Path(a.data_root))
 
     def on_look(self, n: int, run: list[Job], later: list[tuple[int, list[Job]]]) -> None:
         """--until-decided: the plan before each look that trains (later looks: at most)."""

@@ -3,8 +3,9 @@
 Before the first look the design (looks, calibrated nominal level: repro/judge/sequential.py) is written to
 results/runs/<spec>/<profile>/design.json, so the report replays exactly the looks that were run. At
 each look the specs' jobs for seeds 0..n-1 run for the arms of the claims still undecided; then every
-spec is judged from its records (repro/judge/spec.py), and a claim that is decisive keeps its
-verdict. The run stops when every claim is decided or the last look has run.
+spec is judged from its records (repro/judge/spec.py) with its plateau check (repro/judge/regime.py), and
+a claim that is decisive, or out of regime, keeps its verdict. The run stops when every claim is decided
+or the last look has run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 from repro.errors import UserError
 from repro.jobs.job import Job
 from repro.jobs.plan import plan
+from repro.judge.current import current_records
 from repro.judge.records import load_records
+from repro.judge.regime import plateau_for
 from repro.judge.sequential import Design, looks_up_to, make_design
 from repro.judge.spec import design_path, judge_spec, read_design, write_design
 from repro.judge.verdict import INCONCLUSIVE
@@ -58,7 +61,9 @@ def undecided_claims(results_dir: Path, specs: dict[str, Spec], profile: str,
     records = load_records(results_dir, profile, hardware)
     out = {}
     for sid, spec in specs.items():
-        results = judge_spec(records[records["spec"] == sid], spec, profile, design)
+        mine = current_records(records[records["spec"] == sid], spec, profile)[0]    # not a stale config
+        plateau = plateau_for(results_dir, spec, profile, mine, hardware)
+        results = judge_spec(mine, spec, profile, design, plateau=plateau)
         out[sid] = [r.verdict.claim_id for r in results if r.verdict.verdict == INCONCLUSIVE]
     return out
 

@@ -10,6 +10,9 @@ sequential.py  the group-sequential design: looks, its level calibrated by simul
 records.py     the records of a profile as a DataFrame, and the one accessor of a metric in a record
 derived.py     metrics computed from two arms' curves (steps to target, ...)
 spec.py        a spec's verdicts: its family, its design replayed, the seeds each verdict stands on
+regime.py      the plateau check (budget doubling, linear reference), claims' conditions: "out of regime"
+current.py     the records of the spec as it is now (a re-sized spec's old records are stale)
+linear_reference.py  where the logistic-regression reference of an image spec lives
 
 The protocol and its simulated error rates: docs/statistics.md.
 """

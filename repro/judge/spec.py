@@ -21,9 +21,10 @@ from repro.files import write_json_atomic
 from repro.judge.claim import ClaimData, judge_family
 from repro.judge.derived import TIME_TO_EVENT, with_derived
 from repro.judge.records import censored_flags, claim_table, side_values
+from repro.judge.regime import Plateau, check_conditions, out_of_regime
 from repro.judge.rule import ALPHA, bh_q
 from repro.judge.sequential import Design, family_design, replay
-from repro.judge.verdict import INCONCLUSIVE, NO_DATA, NOT_JUDGED, Verdict, new_verdict
+from repro.judge.verdict import INCONCLUSIVE, NO_DATA, NOT_JUDGED, OUT_OF_REGIME, Verdict, new_verdict
 from repro.spec import Claim, Spec
 
 UNJUDGED_PROFILES = ("smoke",)      # plumbing checks on synthetic data: no verdicts
@@ -35,6 +36,7 @@ class ClaimResult:
 
     verdict: Verdict
     table: pd.DataFrame
+    plateau: Plateau | None = None      # the spec's plateau check the verdict was judged with
 
 
 def design_path(results_dir: Path, spec_id: str, profile: str) -> Path:
@@ -51,8 +53,10 @@ def read_design(results_dir: Path, spec_id: str, profile: str) -> Design | None:
 
 
 def judge_spec(records: pd.DataFrame, spec: Spec, profile: str, design: Design | None = None,
-               alpha: float = ALPHA) -> list[ClaimResult]:
-    """Every claim of `spec` judged on `records` (one spec's records at one profile)."""
+               alpha: float = ALPHA, plateau: Plateau | None = None) -> list[ClaimResult]:
+    """Every claim of `spec` judged on `records` (one spec's records at one profile). With `plateau` (the
+    spec's plateau check, repro/judge/regime.py), a claim out of its regime gets OUT_OF_REGIME; the
+    family and its looks are judged first, on every claim (Holm over all of them: conservative)."""
     claims = list(spec.claims)
     tables = {c.id: claim_table(with_derived(records, c), c) for c in claims}
     if profile in UNJUDGED_PROFILES:
@@ -61,7 +65,23 @@ def judge_spec(records: pd.DataFrame, spec: Spec, profile: str, design: Design |
         verdicts = _family(records, claims, alpha, seeds_below=None)
     else:
         verdicts = _sequential(records, claims, design)
-    return [ClaimResult(v, _judged_rows(tables[v.claim_id], v.look)) for v in verdicts]
+    if plateau is not None:
+        by_id = {c.id: c for c in claims}
+        for v in verdicts:
+            apply_regime(v, by_id[v.claim_id], plateau, records)
+    return [ClaimResult(v, _judged_rows(tables[v.claim_id], v.look), plateau) for v in verdicts]
+
+
+def apply_regime(v: Verdict, claim: Claim, plateau: Plateau, records: pd.DataFrame) -> None:
+    """Record the claim's regime on its verdict (conditions on the seeds the verdict stands on); out of
+    regime, a verdict with data becomes OUT_OF_REGIME, the statistics' own verdict kept beside it."""
+    conditions = check_conditions(claim, records, v.look)
+    reasons = out_of_regime(claim, plateau, conditions)
+    parts = ([plateau.summary()] if claim.plateau_needed else []) + [c.text() for c in conditions]
+    v.regime, v.regime_ok = "; ".join(parts), not reasons
+    if reasons and v.verdict != NO_DATA:
+        v.statistical, v.verdict = v.verdict, OUT_OF_REGIME
+        v.reason = "out of regime: " + "; ".join(reasons)
 
 
 def _judged_rows(table: pd.DataFrame, look: int | None) -> pd.DataFrame:

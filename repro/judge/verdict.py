@@ -17,6 +17,9 @@ from repro.spec import Claim, Ref
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NO_DATA = "reproduced", "contradicted", "inconclusive", "no data"
 NOT_JUDGED = "not judged"
+# the fifth verdict (repro/judge/regime.py): the run did not reach the regime the claim is about (baseline
+# before its plateau, or a pre-registered condition failed); its statistics are shown, never decided on
+OUT_OF_REGIME = "out of regime"
 PAIRED_T = "paired t + sign-flip"
 KINDS = ("superiority", "noninferiority", "ratio")
 
@@ -78,6 +81,9 @@ class Verdict:
     decision_hi: float = math.nan
     outlier: str = ""                # a seed whose paired difference is an outlier (no decisive verdict)
     differences: tuple[float, ...] = ()  # the per-seed effects tested (shifted by the bound), for intervals
+    regime: str = ""                 # the plateau check and the claim's conditions, with measured values
+    regime_ok: bool | None = None    # None: no regime check applied (smoke, benchmarks)
+    statistical: str = ""            # the verdict the statistics alone gave, when out of regime
 
     @property
     def arms(self) -> set[str]:

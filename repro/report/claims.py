@@ -14,7 +14,8 @@ from repro.judge.verdict import CONTRADICTED, NO_DATA, REPRODUCED, Verdict
 from repro.report import plots
 from repro.report.format import fmt, pm, to_markdown
 
-BADGES = {"reproduced": "🟢", "contradicted": "🔴", "inconclusive": "🟡", "no data": "⚪", "not judged": "⚪"}
+BADGES = {"reproduced": "🟢", "contradicted": "🔴", "inconclusive": "🟡", "out of regime": "🟣",
+          "no data": "⚪", "not judged": "⚪"}
 
 
 def badge(verdict: str) -> str:
@@ -109,7 +110,11 @@ def claim_files(out: Path, spec_id: str, v: Verdict, table: pd.DataFrame, colour
 def claim_summary(v: Verdict) -> list[tuple]:
     settled = v.verdict in (REPRODUCED, CONTRADICTED)
     look = "" if v.look is None else f" ({'decided at' if settled else 'last'} look n = {v.look})"
-    items = [f"verdict: {v.verdict}{look}: {v.reason}", f"rule: {_rule(v)}", f"published: {_published(v)}",
+    regime = [f"regime: {v.regime}"] if v.regime else []
+    statistical = ([f"the statistics alone: {v.statistical} (not a verdict: the run is out of the claim's "
+                    f"regime)"] if v.statistical else [])
+    items = [f"verdict: {v.verdict}{look}: {v.reason}", *regime, *statistical, f"rule: {_rule(v)}",
+             f"published: {_published(v)}",
              f"measured: {v.treatment} {mean_std_of(v, 'treatment')}"
              f" vs {v.baseline} {mean_std_of(v, 'baseline')}",
              *_estimate_lines(v),

@@ -22,14 +22,14 @@ from scipy import stats as sps
 
 from repro.errors import UserError
 from repro.files import write_text_atomic
-from repro.judge.verdict import NO_DATA, NOT_JUDGED
+from repro.judge.verdict import NO_DATA, NOT_JUDGED, OUT_OF_REGIME
 from repro.report.conditions import select_records
 from repro.report.format import to_markdown
 from repro.report.outputs import claim_key, read_verdicts, verdict_entry
 from repro.report.provenance import provenance, scale
 
 Z_CRIT = 1.96
-UNJUDGED = (NO_DATA, NOT_JUDGED)
+UNJUDGED = (NO_DATA, NOT_JUDGED, OUT_OF_REGIME)   # a claim out of regime on one side was not judged there
 
 
 def load_side(path: Path, profile: str, judge: Any = None, specs: Mapping[str, Any] | None = None) -> dict:

@@ -4,7 +4,9 @@ Each claim's estimate and 95% paired t interval are shifted by its decision boun
 ratio threshold; ratios on the log scale) and divided by the standard deviation of its paired
 differences (recovered from the interval), then oriented so that right of 0 is the side the claim
 says: a claim is reproduced when its whole interval lies right of 0 (and the sign-flip test agrees),
-contradicted when it lies left. The paper's effect, where the spec gives one, is a hollow diamond.
+contradicted when it lies left. The paper's effect, where the spec gives one, is a hollow diamond. A
+claim out of regime (repro/judge/regime.py) is drawn apart: a hollow circle on a dotted bar, "(out of
+regime)" after its name; its interval is shown, not decided on.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from scipy import stats as sps
 
-from repro.judge.verdict import CONTRADICTED, INCONCLUSIVE, NO_DATA, NOT_JUDGED, REPRODUCED, Verdict
+from repro.judge.verdict import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NO_DATA,
+    NOT_JUDGED,
+    OUT_OF_REGIME,
+    REPRODUCED,
+    Verdict,
+)
 from repro.report.plots import save
 
 VERDICT_COLOURS = {REPRODUCED: "#1a7f37", CONTRADICTED: "#cf222e", INCONCLUSIVE: "#9a6700",
-                   NO_DATA: "#6e7781", NOT_JUDGED: "#6e7781"}
+                   OUT_OF_REGIME: "#8250df", NO_DATA: "#6e7781", NOT_JUDGED: "#6e7781"}
 SYMLOG_FROM = 20
 AXIS_LABEL = ("standardized effect: (estimate − bound) / sd of paired differences,\n"
               "> 0 on the claim's side; bars: 95% paired t interval")
@@ -89,11 +99,17 @@ def _panel(ax, sid: str, rows: list[Row]) -> None:
         if not math.isfinite(r.z):
             ax.text(0, y, f"  no interval ({r.verdict})", color=colour, fontsize=7, va="center")
             continue
-        ax.errorbar([r.z], [y], xerr=[[r.z - r.lo], [r.hi - r.z]], fmt="o", color=colour, ms=5, capsize=3)
+        apart = r.verdict == OUT_OF_REGIME
+        bars = ax.errorbar([r.z], [y], xerr=[[r.z - r.lo], [r.hi - r.z]], fmt="o", color=colour, ms=5,
+                           capsize=3, mfc="white" if apart else colour)
+        if apart:
+            bars[-1][0].set_linestyle(":")
         if math.isfinite(r.paper):
             ax.plot([r.paper], [y], marker="D", mfc="none", mec="k", ms=6, ls="none")
     ax.axvline(0, color="0.2", ls="--", lw=1)
-    ax.set_yticks(range(len(rows)), [r.label.split("/", 1)[-1] for r in reversed(rows)], fontsize=7)
+    names = [r.label.split("/", 1)[-1] + (" (out of regime)" if r.verdict == OUT_OF_REGIME else "")
+             for r in reversed(rows)]
+    ax.set_yticks(range(len(rows)), names, fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_title(sid, fontsize=8, loc="left", fontweight="bold")
     ax.tick_params(axis="x", labelsize=7, labelbottom=True)
@@ -101,8 +117,8 @@ def _panel(ax, sid: str, rows: list[Row]) -> None:
 
 
 def _legend(fig: Figure, ax, verdicts: set[str], paper: bool) -> None:
-    handles = [ax.plot([], [], "o", color=VERDICT_COLOURS[v], label=v)[0]
-               for v in VERDICT_COLOURS if v in verdicts]
+    handles = [ax.plot([], [], "o", color=VERDICT_COLOURS[v], mfc="white" if v == OUT_OF_REGIME else None,
+                       label=v)[0] for v in VERDICT_COLOURS if v in verdicts]
     if paper:
         handles.append(ax.plot([], [], "D", mfc="none", mec="k", label="paper's effect")[0])
     handles.append(ax.plot([], [], "--", color="0.2", lw=1, label="the claim's bound")[0])

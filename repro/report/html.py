@@ -17,7 +17,8 @@ from repro.report.forest import VERDICT_COLOURS
 from repro.report.format import GROUP_HEAD, VERDICT_HEAD
 
 TEMPLATES = Path(__file__).parent / "templates"
-VERDICT_CLASSES = {"reproduced": "ok", "contradicted": "bad", "inconclusive": "open"}
+VERDICT_CLASSES = {"reproduced": "ok", "contradicted": "bad", "inconclusive": "open",
+                   "out of regime": "regime"}
 MARK = ('<svg class="mark" width="10" height="10" viewBox="0 0 10 10" role="img" aria-label="{verdict}">'
         '<circle cx="5" cy="5" r="5" fill="{colour}"/></svg>')
 

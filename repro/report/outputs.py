@@ -72,7 +72,8 @@ def verdict_entry(spec_id: str, v: Verdict, scale: str, prov: dict) -> dict:
             "better": v.better, "treatment": v.treatment, "baseline": v.baseline, "verdict": v.verdict,
             "reason": v.reason, "note": v.note, "test": v.test, "outlier": v.outlier, **numbers,
             "interval": interval, "decision_interval": decision,
-            "below_noise": bool(v.below_noise),
+            "below_noise": bool(v.below_noise), "regime": v.regime, "in_regime": v.regime_ok,
+            "statistical_verdict": v.statistical or None,
             "published": {k: _json_number(x) for k, x in dict(v.published).items()},
             "scale": scale, **prov}
 

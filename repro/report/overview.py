@@ -13,25 +13,28 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from repro.judge.regime import AT_PLATEAU, BELOW_LINEAR, NOT_MEASURED, PAPER_RECIPE, PRE_PLATEAU, Plateau
 from repro.judge.verdict import Verdict
 from repro.report.claims import short_estimate
 from repro.report.format import fmt
-from repro.report.regime import Regime
 from repro.spec import Spec
 
-REGIME_ORDER = ("at plateau", "pre-plateau", "not measured")
+REGIME_ORDER = (AT_PLATEAU, PAPER_RECIPE, PRE_PLATEAU, BELOW_LINEAR, NOT_MEASURED)
 
 
-def regime_line(profile: str, regimes: dict[str, Regime]) -> str:
+def regime_line(profile: str, regimes: dict[str, Plateau]) -> str:
     """'Judged at cpu scale, not the papers': 2 of 13 specs at plateau, 10 pre-plateau, 1 not measured ...'"""
     counts = Counter(r.status for r in regimes.values())
     parts = [f"{counts[s]} {s}" for s in REGIME_ORDER if counts[s]]
     if parts:
         parts[0] = f"{parts[0].split(' ', 1)[0]} of {len(regimes)} specs {parts[0].split(' ', 1)[1]}"
     return (f"Judged at {profile} scale, not the papers': {', '.join(parts) or 'no spec'} (plateau: the "
-            f"baseline's metric no longer improves over the last quarter of training). A verdict says what a "
-            f"trick does at this scale and budget; each spec's section gives its scale and links its .md for "
-            f"why.")
+            f"baseline trained at twice the budget improves by less than the spec's threshold, and an image "
+            f"baseline beats a logistic regression on its images). A claim of a spec not at its plateau, "
+            f"or whose pre-registered condition failed, is out of regime: neither reproduced nor "
+            f"contradicted. A verdict says what a trick does at this scale and budget; each spec's section "
+            f"gives its scale and "
+            f"links its .md for why.")
 
 
 def bound_text(v: Verdict) -> str:
@@ -51,7 +54,7 @@ def spec_md(spec: Spec, out: Path) -> str | None:
     return Path(os.path.relpath(md, Path(out).resolve())).as_posix()
 
 
-def verdict_group(sid: str, verdicts: list[Verdict], regime: Regime, md: str | None) -> dict:
+def verdict_group(sid: str, verdicts: list[Verdict], regime: Plateau, md: str | None) -> dict:
     """One spec's rows of the compact verdict table, with its counts, regime and .md link."""
     counts = Counter(v.verdict for v in verdicts)
     return {"spec": sid, "anchor": f"spec-{sid}", "md": md, "regime": regime.status,

@@ -20,9 +20,12 @@ import pandas as pd
 
 from repro.errors import UserError
 from repro.files import write_text_atomic
+from repro.judge.current import current_records
 from repro.judge.records import METRICS
+from repro.judge.regime import NOT_MEASURED, Plateau, plateau_for, regime_settings
 from repro.judge.rule import ALPHA
 from repro.judge.spec import UNJUDGED_PROFILES, ClaimResult, add_bh_q, judge_spec, judged_records, read_design
+from repro.judge.verdict import OUT_OF_REGIME
 from repro.report import captions, plots
 from repro.report.claims import DETAIL_HEAD, badge, claim_files, claim_summary, detail_row, summary_row
 from repro.report.conditions import annotate, condition_blocks, is_unrunnable, select_records
@@ -33,7 +36,6 @@ from repro.report.outputs import verdict_entry, write_runs_csv, write_verdicts_j
 from repro.report.overview import forest_caption, regime_line, spec_md, verdict_group
 from repro.report.provenance import hardware_id, provenance, provenance_text, scale
 from repro.report.publish import build_and_swap, check_not_fewer
-from repro.report.regime import check_regime
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
 from repro.spec import Spec
@@ -110,7 +112,7 @@ def _spec_section(out: Path, spec: Spec, records: pd.DataFrame, profile: str,
     run_scale = scale(_in_arm_order(ok if not ok.empty else records, arms), profile)
     where = ", ".join(str(x) for x in (paper.venue, paper.arxiv and f"arXiv:{paper.arxiv}") if x)
     facts = [f"scale: {run_scale}", f"provenance: {provenance_text(provenance(records))}",
-             check_regime(spec, records).line()]
+             regime_of(spec, results).line()]
     if profile in UNJUDGED_PROFILES:
         facts.append(f"{profile}: not judged (a plumbing check on tiny data)")
     md = spec_md(spec, out)
@@ -130,6 +132,12 @@ def _spec_section(out: Path, spec: Spec, records: pd.DataFrame, profile: str,
                *_plot_blocks(out, sid, ok, series, colours, captions.not_run(records, arms, profile)),
                *task_blocks(spec, ok, arms)]
     return rows, entries, blocks + _bad_jobs(records)
+
+
+def regime_of(spec: Spec, results: list[ClaimResult]) -> Plateau:
+    """The spec's plateau check its verdicts were judged with (not measured when there was none)."""
+    found = next((r.plateau for r in results if r.plateau is not None), None)
+    return found or Plateau(NOT_MEASURED, spec.id, "", *regime_settings(spec)[:2], detail="no check applied")
 
 
 def _bad_jobs(records: pd.DataFrame) -> list[tuple]:
@@ -165,9 +173,12 @@ def false_verdicts_line(verdicts: list, n_specs: int) -> str:
     """How many decisive verdicts are expected to be false, from the rule's calibrated error rate
     (docs/statistics.md): at most ALPHA per claim that is a true null, and Holm keeps each spec's chance
     of holding any false verdict at most ALPHA."""
-    tested = [v for v in verdicts if math.isfinite(v.p)]
+    tested = [v for v in verdicts if math.isfinite(v.p) and v.verdict != OUT_OF_REGIME]
+    apart = sum(v.verdict == OUT_OF_REGIME for v in verdicts)
     decisive = sum(v.verdict in ("reproduced", "contradicted") for v in tested)
-    return (f"Error rates: {decisive} of {len(tested)} tested claims are decisive. Each claim's rule is "
+    outside = f" ({apart} more out of regime: not decided on, not counted)" if apart else ""
+    return (f"Error rates: {decisive} of {len(tested)} tested claims are decisive{outside}. Each claim's "
+            f"rule is "
             f"calibrated to at most {ALPHA:.0%} false verdicts when its effect sits exactly on its bound, so "
             f"even if every tested claim were such a null, about {ALPHA * len(tested):.1f} decisive verdicts "
             f"would be expected false; Holm within each spec bounds the chance that a spec holds any false "
@@ -188,10 +199,17 @@ def judge_all(results_dir: Path, profile: str, specs: Mapping[str, Spec], record
     judged = {}
     for spec in specs.values():
         sid = spec.id
-        spec_records = records[records["spec"] == sid]
+        spec_records, stale = current_records(records[records["spec"] == sid], spec, profile)
+        if stale:
+            print(f"{sid}: {stale} record(s) of an earlier config of the spec left out (rerun the spec at "
+                  f"{profile} to replace them)", file=sys.stderr)
         if len(spec_records):
+            classes = set(spec_records["hardware_class"])
+            plateau = plateau_for(results_dir, spec, profile, spec_records,
+                                  next(iter(classes)) if len(classes) == 1 else None)
             judged[sid] = (spec, spec_records, judge_spec(spec_records, spec, profile,
-                                                          read_design(results_dir, sid, profile)))
+                                                          read_design(results_dir, sid, profile),
+                                                          plateau=plateau))
             annotate(spec_records, judged[sid][2])
     add_bh_q([r for _, _, results in judged.values() for r in results])
     return judged
@@ -203,7 +221,7 @@ def _build(out: Path, profile: str, specs: Mapping[str, Spec], records: pd.DataF
         spec_records = judged_records(spec_records, results)
         r, e, blocks = _spec_section(out, spec, spec_records, profile, results)
         rows, entries, sections = rows + r, entries + e, sections + blocks
-        regimes[spec.id] = check_regime(spec, spec_records)
+        regimes[spec.id] = regime_of(spec, results)
         groups.append(verdict_group(spec.id, [r.verdict for r in results if not is_unrunnable(r.verdict)],
                                     regimes[spec.id],
                                     spec_md(spec, out)))
@@ -213,7 +231,8 @@ def _build(out: Path, profile: str, specs: Mapping[str, Spec], records: pd.DataF
               ("h", 2, "Verdicts"), ("verdict_groups", groups, badge),
               *_forest_blocks(out, judged), *_not_run(profile, specs, judged), *_provenance(records, profile),
               *paper_table_blocks(records, list(specs.values())), *sections]
-    write_runs_csv(out, records)
+    judged_rows = [r for _, r, _ in judged.values()]           # the current records, not stale ones
+    write_runs_csv(out, pd.concat(judged_rows) if judged_rows else records)
     write_verdicts_json(out, profile, len(records), entries)
     write_text_atomic(out / "report.html", to_html(blocks, f"tricks-repro report: {profile}", out))
     write_text_atomic(out / "report.md", to_markdown(blocks))

@@ -13,6 +13,7 @@ from repro.spec.paths import SPEC_DIR, spec_paths
 from repro.spec.problems import SpecError
 from repro.spec.schema import (
     Claim,
+    Condition,
     DataConfig,
     EnsembleConfig,
     LrFinderConfig,
@@ -22,12 +23,14 @@ from repro.spec.schema import (
     PaperTable,
     Profile,
     Ref,
+    RegimeCheck,
     RunConfig,
     ScheduleConfig,
     Spec,
     TrickConfig,
 )
 
-__all__ = ["SPEC_DIR", "Claim", "DataConfig", "EnsembleConfig", "LrFinderConfig", "ModelConfig",
-           "OptimizerConfig", "Paper", "PaperTable", "Profile", "Ref", "RunConfig", "ScheduleConfig", "Spec",
+__all__ = ["SPEC_DIR", "Claim", "Condition", "DataConfig", "EnsembleConfig", "LrFinderConfig", "ModelConfig",
+           "OptimizerConfig", "Paper", "PaperTable", "Profile", "Ref", "RegimeCheck", "RunConfig",
+           "ScheduleConfig", "Spec",
            "SpecError", "TrickConfig", "config_hash", "deep_merge", "load_spec", "resolve", "spec_paths"]

@@ -187,6 +187,25 @@ def _check_spec(spec: Spec) -> None:
             raise Problem(("claims", i, "margin"), MISSING, "a noninferiority claim needs a margin >= 0")
         if claim.kind != "noninferiority" and claim.margin is not None:
             raise Problem(("claims", i, "margin"), claim.margin, "only a noninferiority claim has a margin")
+        for j, cond in enumerate(claim.conditions):
+            _check_arm_ref(spec, cond.arm, ("claims", i, "conditions", j, "arm"))
+            if cond.above is None and cond.below is None:
+                raise Problem(("claims", i, "conditions", j), MISSING, "a condition needs above: or below:")
+    _check_regime(spec)
+
+
+def _check_regime(spec: Spec) -> None:
+    """The regime arm is an arm; each doubling maps a profile to another profile of the spec."""
+    if spec.regime.arm is not None and spec.regime.arm not in spec.arms:
+        raise Problem(("regime", "arm"), spec.regime.arm, f"not an arm; {one_of('arms', spec.arms)}")
+    for profile, doubled in spec.regime.doubling.items():
+        for name in (profile, doubled):
+            if name not in spec.profiles:
+                raise Problem(("regime", "doubling", profile), name,
+                              f"not a profile; {one_of('profiles', spec.profiles)}")
+        if profile == doubled:
+            raise Problem(("regime", "doubling", profile), doubled,
+                          "must be another profile (twice the budget)")
 
 
 def _check_arm_ref(spec: Spec, ref: str, loc: tuple) -> None:

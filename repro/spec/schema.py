@@ -161,6 +161,31 @@ class Ref(NamedTuple):
         return f"{self.arm}/{self.predictor}" if self.predictor else self.arm
 
 
+SPEED_METRICS = ("throughput", "wall_time_s", "train_time_s")
+
+
+class Condition(_Strict):
+    """A claim's pre-registered condition: the mean over the judged seeds of `arm`'s `metric` (a final
+    metric, a record number, or the last value of a curve such as train_loss) is above and/or below a
+    level. `why` is the paper's reasoning in one line; `meet` what would meet it at this scale."""
+
+    arm: str                          # "arm" or "arm/predictor"
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    why: str = Field(min_length=1)
+    meet: str = ""
+
+    @cached_property
+    def ref(self) -> Ref:
+        return Ref.parse(self.arm)
+
+    def text(self) -> str:
+        bounds = [f"> {self.above:g}" if self.above is not None else "",
+                  f"< {self.below:g}" if self.below is not None else ""]
+        return f"{self.arm} {self.metric} {' and '.join(b for b in bounds if b)}"
+
+
 class Claim(_Strict):
     id: Slug
     text: str
@@ -175,6 +200,17 @@ class Claim(_Strict):
     # the effect worth detecting, in metric units (a ratio for ratio claims), when the published numbers
     # do not define one; seed power is also computed at it (repro/judge/power.py)
     effect_of_interest: float | None = None
+    # where the paper says the mechanism acts, checked on measured values (repro/judge/regime.py); written
+    # before the run, the paper's reasoning in the spec's .md
+    conditions: list[Condition] = Field(default_factory=list)
+    # whether the claim needs the spec's baseline at its plateau (default: yes, except speed metrics)
+    needs_plateau: bool | None = None
+
+    @property
+    def plateau_needed(self) -> bool:
+        if self.needs_plateau is not None:
+            return self.needs_plateau
+        return self.metric.split("@")[0] not in SPEED_METRICS
 
     @cached_property
     def treatment_ref(self) -> Ref:
@@ -236,13 +272,20 @@ class PaperTable(_Strict):
 
 
 class RegimeCheck(_Strict):
-    """`regime:` how the report tells whether training reached its plateau (repro/report/regime.py):
-    the `arm`'s `metric` may improve by less than `threshold` (metric units) over the last quarter of
-    training. Defaults: the first claim's baseline arm and metric, 2% of the final value."""
+    """`regime:` the plateau check (repro/judge/regime.py). The budget-doubling check: `arm` trained at
+    the profile `doubling[profile]` (twice the budget), >= `seeds` seeds, improves its `metric` by less
+    than `threshold` (metric units) over the same seeds at the profile. An image-classification baseline
+    must also beat the logistic regression on its train subset by `linear_margin` points of test error.
+    Defaults: the first claim's baseline arm and metric, 2% of the final value. `meet`: what would bring
+    the baseline to its plateau at this scale, or why this CPU cannot ("not testable at cpu scale: ...")."""
 
     arm: Slug | None = None
     metric: str | None = None
     threshold: float | None = Field(None, gt=0)
+    doubling: dict[Slug, Slug] = Field(default_factory=dict)
+    seeds: int = Field(3, ge=2)
+    linear_margin: float = Field(1.0, ge=0)
+    meet: str = ""
 
 
 class Spec(_Strict):

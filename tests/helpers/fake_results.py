@@ -52,12 +52,16 @@ def claim(id, metric, treatment, baseline, kind="superiority", better="lower", *
 def spec(id, claims, arms=("base", "ls01"), paper=None, **fields) -> Spec:
     """A real Spec with the given claims and arms, profiles cpu/smoke/paper (no file behind it)."""
     paper = paper or {"title": f"Paper of {id}", "venue": "NeurIPS", "arxiv": "0000.00000"}
+    fields.setdefault("regime", REGIME)
     return Spec.model_validate({"id": id, "paper": paper, "task": "image-classification", "base": {},
                                 "arms": {a: {} for a in arms}, "claims": list(claims),
                                 "profiles": {p: {"seeds": 3} for p in PROFILES}, **fields})
 
 
-PROFILES = ("cpu", "smoke", "paper")
+PROFILES = ("cpu", "cpu_x2", "smoke", "paper")
+# the budget-doubling check of cpu: build_records' base arm at cpu_x2 improves by 0.1 < 0.5 (at plateau)
+REGIME = {"doubling": {"cpu": "cpu_x2"}, "metric": "test_error", "threshold": 0.5}
+LINEAR_ERROR = 20.0     # the logistic regression of build_records: the base arm (~8%) beats it by ~12 points
 INCEPTION = {"title": "Rethinking the Inception Architecture", "venue": "CVPR 2016", "arxiv": "1512.00567"}
 SPEC = spec(
     "ls", paper=INCEPTION,
@@ -90,3 +94,17 @@ def build_records(root: Path, profile: str = "cpu", diverged: bool = True, shift
         rec = record("ls", profile, "ls01", seed, err, ece, **{"ema/test_error": ema, "ema/test_ece": 0.03})
         rec["curves"]["ema/test_error"] = [ema + 3, ema + 1, ema]
         write(root, rec)
+    if profile == "cpu":
+        write_regime_checks(root, "ls")
+
+
+def write_regime_checks(root: Path, spec_id: str, arm: str = "base", gain: float = 0.1,
+                        linear: float | None = LINEAR_ERROR) -> None:
+    """The doubling-check records of `arm` (seeds 0-2 at cpu_x2, `gain` points better than at cpu) and
+    the linear reference (absent when `linear` is None)."""
+    for seed in range(3):
+        write(root, record(spec_id, "cpu_x2", arm, seed, 8.0 + JITTER[seed] - gain, 0.05))
+    if linear is not None:
+        path = root / "runs" / spec_id / "cpu" / "linear_reference.json"
+        path.write_text(json.dumps({"test_error": linear, "train_images": 1000, "test_images": 500,
+                                    "arm": arm, "estimator": "fake"}))

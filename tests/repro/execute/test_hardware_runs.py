@@ -5,6 +5,7 @@ its own folder, and the run ends with the comparison against the reference, whic
 import json
 
 import pytest
+import yaml
 from tiny_spec import write_tiny_spec
 
 from repro import hardware
@@ -73,6 +74,9 @@ def plant_reference(results, seeds=range(8)) -> None:
 def test_the_main_job_ends_with_the_comparison_against_the_reference_and_flags_a_planted_flip(
         tmp_path, monkeypatch, capsys, one_thread):
     spec = write_tiny_spec(tmp_path / "tiny.yaml", ARMS, "fast", "plain")
+    data = yaml.safe_load(spec.read_text())
+    data["claims"][0]["needs_plateau"] = False          # the flip mechanics, not the regime (test_regime.py)
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
     results = tmp_path / "results"
     plant_reference(results)
     before = sorted((p, p.read_bytes()) for p in (results / "runs").rglob("*.json"))

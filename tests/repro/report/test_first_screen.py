@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from repro.cli import main
+from repro.judge.regime import Plateau
 from repro.judge.verdict import Verdict
 from repro.report import captions, overview
 from repro.report.html import marks
-from repro.report.regime import Regime
 from repro.report.views import optimizer_suite
 from repro.spec import SPEC_DIR, load_spec
 
@@ -39,7 +39,7 @@ def test_the_bound_says_which_side_of_it_the_claim_puts_the_estimate(kind, bette
 
 
 def test_the_regime_line_counts_specs_by_regime():
-    regimes = {s: Regime(status, "a", "m") for s, status in
+    regimes = {s: Plateau(status, s, "cpu", "a", "m") for s, status in
                (("a", "pre-plateau"), ("b", "at plateau"), ("c", "pre-plateau"), ("d", "not measured"))}
     line = overview.regime_line("cpu", regimes)
     assert line.startswith("Judged at cpu scale, not the papers': 1 of 4 specs at plateau, 2 pre-plateau, "

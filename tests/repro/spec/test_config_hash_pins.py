@@ -19,15 +19,16 @@ import pytest
 from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 
 # 174 rows before the optimizer suite (issue #16), unchanged; + 72 of its 4 specs x 6 arms x 3 profiles;
-# + 35 of the schedule spec (issue #27): 7 arms x 5 profiles
-ALL_CONFIGS = (281, "9f196bc0217a968cdae8a151c8c839b918a47ae67f5ac17a5cebf4c874951594")
+# + 35 of the schedule spec (issue #27): 7 arms x 5 profiles; + 80 of the budget-doubling profiles cpu_x2
+# (issue #29), with label_smoothing's and mixup's cpu arms re-sized to the plateau (their only changes)
+ALL_CONFIGS = (361, "b6dd66ac903f5cf2209d863c83a51634c2e64cf059c215a47a76b11e822b18c3")
 PINNED = {
     ("amp", "cpu", "bf16"):
         "2659252f25eff0249b6579e7b44537be676240e419bd17c550896e384df2e596",
     ("freezeout", "cpu", "densenet_cubic_t50"):
         "baab1c189ec3109f92644717d99de61e5cd105d47c438569f03d472c68a2f8a9",
     ("label_smoothing", "cpu", "smoothed"):
-        "fb64757242c0bc641a00fc757050df5d81f34a6b02bb56e19f037ad7f6faf18d",
+        "9bc91aabc7d3ab228d4570bd1de7ea13e755765887f8bf62f88d02b06a487eb5",
     ("mixup", "smoke", "mixup"):
         "461d008df6d0e4ac34bd92e1ab26ad86b146bffa78af6913120887688e80e577",
     ("noam_transformer", "cpu", "noam"):

@@ -1,0 +1,27 @@
+"""The budget-doubling jobs a full run adds before its claims' jobs (repro/execute/regime_checks.py):
+the regime arm, seeds 0..regime.seeds-1, at the doubled profile with twice the epochs; none for a spec or
+profile without a doubling."""
+
+from repro.execute.regime_checks import doubling_jobs
+from repro.spec import SPEC_DIR, load_spec
+
+
+def _specs(*names):
+    paths = {n: SPEC_DIR / f"{n}.yaml" for n in names}
+    return {n: load_spec(p) for n, p in paths.items()}, paths
+
+
+def test_the_doubling_check_trains_the_baseline_three_seeds_at_twice_the_epochs():
+    specs, paths = _specs("label_smoothing", "mixup")
+    jobs = doubling_jobs(specs, paths, "cpu", None)
+    assert sorted((j.spec_id, j.arm, j.seed, j.profile) for j in jobs) == sorted(
+        [("label_smoothing", "hard", s, "cpu_x2") for s in range(3)]
+        + [("mixup", "erm", s, "cpu_x2") for s in range(3)])
+    cpu = {j.arm: j.config for j in doubling_jobs(specs, paths, "cpu", None)}
+    assert cpu["hard"].epochs == 160 and cpu["erm"].epochs == 160     # the cpu profile trains 80
+
+
+def test_no_doubling_jobs_at_a_profile_without_one():
+    specs, paths = _specs("label_smoothing")
+    assert doubling_jobs(specs, paths, "smoke", None) == []
+    assert doubling_jobs(specs, paths, "paper", None) == []
