@@ -58,11 +58,15 @@ def _probe_seconds(job: Job, device: torch.device, data_root: Path) -> float | N
     return row["hours"] * 3600 if "hours" in row else None
 
 
-def record_not_run(job: Job, results_dir: Path, device: torch.device, why: str, package: str) -> None:
+def record_not_run(job: Job, results_dir: Path, device: torch.device, why: str, package: str,
+                   threads: int | None = None) -> None:
     """The record of a job whose arm cannot run here, written without training: the one repro/jobs/run.py
     writes when a missing package stops a job, so the report says why and the job counts as finished
     while the package is missing (repro/jobs/job.py, still_missing)."""
     record = new_record(job, device)
+    if threads is not None:       # the threads its job would have trained with, not this process's
+        hw = {**record["hardware"], "threads": threads}
+        record["hardware"] = {**hw, "id": fingerprint_id(hw)}
     record.update(status="failed", reason=why, missing_dependency=True, missing_package=package,
                   wall_time_s=0.0)
     write_record(record_path(results_dir, job), Record.model_validate(record))
@@ -81,7 +85,7 @@ class RunSession:
     def __post_init__(self):
         a = self.args
         self.parallel = max(1, a.jobs)          # on Ray the cluster decides: --jobs is then a guess
-        threads = worker_threads(self.device, a.jobs, a.executor)
+        self.threads = threads = worker_threads(self.device, a.jobs, a.executor)
         self.hardware = hardware_id(self.device, threads)
         self.hardware_class = hardware_class_id(self.device, threads)
         # this class's records, and the reference folder's (another class: "other hardware" estimates)
@@ -135,7 +139,7 @@ class RunSession:
         for job in run:
             why = self.checked.not_runnable(job)
             if why is not None:
-                record_not_run(job, a.results_dir, self.device, *why)
+                record_not_run(job, a.results_dir, self.device, *why, threads=self.threads)
         run = self.checked.keep(run)
         if not run:
             return

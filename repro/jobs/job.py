@@ -39,9 +39,12 @@ def record_path(results_dir: Path, job: Job) -> Path:
     return Path(results_dir) / "runs" / job.spec_id / job.profile / job.arm / f"seed{job.seed}.json"
 
 
-def checkpoint_path(cache_dir: Path, job: Job, chash: str) -> Path:
+def checkpoint_path(cache_dir: Path, job: Job, chash: str, hardware_class: str = "") -> Path:
+    """Keyed by the config and the hardware class: a job stopped on one class (another thread count, say)
+    never resumes on another, whose record would then claim numerics it did not all have."""
+    tag = f"-{hardware_class}" if hardware_class else ""
     return Path(cache_dir) / "checkpoints" / job.spec_id / job.profile / job.arm / \
-        f"seed{job.seed}-{chash[:12]}.pt"
+        f"seed{job.seed}-{chash[:12]}{tag}.pt"
 
 
 def is_finished(results_dir: Path, job: Job, hardware: str | None = None) -> bool:

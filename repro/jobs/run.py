@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from repro.hardware import fingerprint, git_commit, git_diff
+from repro.hardware_class import of_fingerprint
 from repro.jobs import parallel
 from repro.jobs.ensemble import train_ensemble
 from repro.jobs.job import FINISHED, Job, checkpoint_path, record_path
@@ -50,7 +51,9 @@ def run_job(job: Job, results_dir: Path, cache_dir: Path, device: torch.device, 
             ) -> dict:
     """Train one job (resuming if a checkpoint exists) and write its record; returns the record."""
     record = new_record(job, device)
-    ckpt = Checkpointer(checkpoint_path(cache_dir, job, record["config_hash"]), writer=is_rank0())
+    hardware_class = of_fingerprint(record["hardware"], record["world_size"]).id
+    ckpt = Checkpointer(checkpoint_path(cache_dir, job, record["config_hash"], hardware_class),
+                        writer=is_rank0())
     record.update(started_at=utc_now(), load={"start": load_average()})
     start = time.perf_counter()
     try:

@@ -262,7 +262,8 @@ def _forest_blocks(out: Path, judged: dict) -> list[tuple]:
 
 def _not_run(profile: str, specs: Mapping[str, Spec], judged: dict) -> list[tuple]:
     not_run = [s.id for s in specs.values() if s.id not in judged]
-    return [("p", f"Not run at profile {profile} yet (no records): {', '.join(not_run)}.")] if not_run else []
+    return [("p", f"Not run at profile {profile} yet (no records of the spec as it is now: a re-sized spec's "
+                  f"earlier records are left out): {', '.join(not_run)}.")] if not_run else []
 
 
 def write_report(results_dir: Path, profile: str, specs: Mapping[str, Spec], force: bool = False,

@@ -157,3 +157,15 @@ def test_list_shows_every_spec_with_arms_and_claims(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "label_smoothing" in out and "arms:     hard, smoothed" in out and "no-accuracy-loss" in out
+
+
+def test_a_checkpoint_is_never_resumed_on_another_hardware_class(tmp_path):
+    # a job stopped with 2 threads (cpu-...-2t) must start afresh with 1 (its record would say 1t)
+    from repro.jobs.job import Job, checkpoint_path
+    from repro.spec import SPEC_DIR, load_spec, resolve
+
+    cfg = resolve(load_spec(SPEC_DIR / "label_smoothing.yaml"), "smoke")["hard"]
+    job = Job("label_smoothing", "smoke", "hard", 0, cfg)
+    one, two = (checkpoint_path(tmp_path, job, "ab" * 32, c) for c in ("cpu-avx2-1t", "cpu-avx2-2t"))
+    assert one != two and one.parent == two.parent
+    assert checkpoint_path(tmp_path, job, "ab" * 32, "cpu-avx2-1t") == one

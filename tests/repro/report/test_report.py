@@ -67,7 +67,7 @@ def test_verdict_table(results):
     assert table_verdicts(results[1]) == EXPECTED
     text = results[1].read_text()
     assert "**Summary: 4 reproduced · 1 contradicted · 1 no data (6 claims of 1 specs)**" in text
-    assert "Not run at profile cpu yet (no records): nothing." in text
+    assert "Not run at profile cpu yet (no records of the spec as it is now" in text and "): nothing." in text
     assert "| [ls/lower-ece](#spec-ls) | 🟢 reproduced |" in text and '<a id="spec-ls"></a>' in text
 
 
