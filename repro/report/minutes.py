@@ -39,7 +39,8 @@ def _wall_time(path: Path, key: str) -> float | None:
 def minutes_by_class(results_dir: Path, spec_id: str, home: str | None) -> dict[str, dict[str, float]]:
     """hardware class -> profile -> measured minutes: the folder's own records (class `home`, the
     reference) and each class folder results/hardware/<class>/ (repro/hardware_class.py)."""
-    out = {home or "reference": measured_minutes(results_dir, spec_id)}
+    label = home if home and "unknown" not in home else "the folder's class"   # records without CPU facts
+    out = {label: measured_minutes(results_dir, spec_id)}
     for folder in sorted(Path(results_dir, "hardware").glob("*/runs")):
         out[folder.parent.name] = measured_minutes(folder.parent, spec_id)
     return {cls: m for cls, m in out.items() if m}

@@ -80,7 +80,8 @@ def test_list_shows_measured_minutes_or_not_run(tmp_path, capsys):
     out = capsys.readouterr().out
     block = out[out.index("label_smoothing  ("):]
     profiles = next(line for line in block.splitlines() if line.strip().startswith("profiles:"))
-    assert "cpu (" in profiles and "2.5 job-min measured" in profiles
+    assert "cpu (" in profiles and "2.5 job-min on " in profiles                 # on the folder's class
+    assert "total measured at cpu on " in out and ": 2 job-min (1 min of wall time at --jobs 2)" in out
     assert "paper (" in profiles and "not run" in profiles
 
 
