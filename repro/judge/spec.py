@@ -77,8 +77,9 @@ def apply_regime(v: Verdict, claim: Claim, plateau: Plateau, records: pd.DataFra
     regime, a verdict with data becomes OUT_OF_REGIME, the statistics' own verdict kept beside it."""
     conditions = check_conditions(claim, records, v.look)
     reasons = out_of_regime(claim, plateau, conditions)
-    parts = ([plateau.summary()] if claim.plateau_needed else []) + [c.text() for c in conditions]
-    v.regime, v.regime_ok = "; ".join(parts), not reasons
+    parts = ([f"{plateau.status}: {plateau.summary()}"] if claim.plateau_needed else []) + \
+        [c.text() for c in conditions]
+    v.regime, v.regime_ok, v.plateau = "; ".join(parts), not reasons, plateau.status
     if reasons and v.verdict != NO_DATA:
         v.statistical, v.verdict = v.verdict, OUT_OF_REGIME
         v.reason = "out of regime: " + "; ".join(reasons)

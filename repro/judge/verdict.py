@@ -83,6 +83,7 @@ class Verdict:
     differences: tuple[float, ...] = ()  # the per-seed effects tested (shifted by the bound), for intervals
     regime: str = ""                 # the plateau check and the claim's conditions, with measured values
     regime_ok: bool | None = None    # None: no regime check applied (smoke, benchmarks)
+    plateau: str = ""                # the spec's plateau status the claim was judged at (judge/regime.py)
     statistical: str = ""            # the verdict the statistics alone gave, when out of regime
 
     @property

@@ -73,6 +73,7 @@ def verdict_entry(spec_id: str, v: Verdict, scale: str, prov: dict) -> dict:
             "reason": v.reason, "note": v.note, "test": v.test, "outlier": v.outlier, **numbers,
             "interval": interval, "decision_interval": decision,
             "below_noise": bool(v.below_noise), "regime": v.regime, "in_regime": v.regime_ok,
+            "plateau": v.plateau or None,
             "statistical_verdict": v.statistical or None,
             "published": {k: _json_number(x) for k, x in dict(v.published).items()},
             "scale": scale, **prov}
