@@ -64,7 +64,8 @@ def unrunnable_arms(records: pd.DataFrame) -> dict[str, str]:
     for arm, recs in records.groupby("arm", sort=False):
         missing = recs["missing_dependency"].eq(True) & recs["status"].eq("failed")
         if len(recs) and missing.all():
-            out[arm] = WHERE.sub("", str(recs["reason"].iloc[0] or "its package is missing"))
+            why = WHERE.sub("", str(recs["reason"].iloc[0] or "its package is missing"))
+            out[arm] = why.removeprefix(f"{arm}: {NOT_RUNNABLE}: ")   # the preflight names it already
     return out
 
 
