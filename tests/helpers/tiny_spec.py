@@ -38,3 +38,25 @@ def write_tiny_translation_spec(path: Path, arms: dict, treatment: str, baseline
             "profiles": {"paper": {"seeds": 1}, "cpu": {"seeds": 1}, "smoke": {"seeds": 1}}}
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def tiny_mlp_spec_text(spec_id: str, optimizer: str, arms: str, claim: str, extra: str = "",
+                       smoke_seeds: int = 1) -> str:
+    """YAML text of a spec training a 16-unit MLP on 6x6 synthetic images (well under a second per job);
+    `arms` and `extra` are YAML lines, `claim` one flow mapping. Text, so a test can edit one line of it."""
+    return f"""
+id: {spec_id}
+paper: {{title: Tiny, venue: test, arxiv: "0000.00000"}}
+task: image-classification
+base:
+  model: {{name: mlp, hidden: [16], pool: 6}}
+  data: {{name: synthetic_images, train_size: 128, test_size: 64, image_size: 6, channels: 1}}
+  optimizer: {optimizer}
+  batch_size: 32
+  epochs: 2
+arms:
+{arms}
+claims:
+  - {claim}
+{extra}profiles: {{paper: {{seeds: 1}}, cpu: {{seeds: 1}}, smoke: {{seeds: {smoke_seeds}}}}}
+"""

@@ -7,31 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_spec import tiny_mlp_spec_text
 
 from repro.jobs.job import Job
 from repro.jobs.lr_search import apply_lr_finder
 from repro.spec import SPEC_DIR, load_spec, resolve
 from repro.spec.problems import SpecError
 
-SPEC = """
-id: finder
-paper: {title: Tiny, venue: test, arxiv: "0000.00000"}
-task: image-classification
-base:
-  model: {name: mlp, hidden: [16], pool: 6}
-  data: {name: synthetic_images, train_size: 128, test_size: 64, image_size: 6, channels: 1}
-  optimizer: {name: sgd, lr: 0.1}
-  batch_size: 32
-  epochs: 2
-arms:
-  fixed: {}
-  found: {}
-  found_x2: {}
-claims:
-  - {id: c, text: c, metric: test_error, treatment: found, baseline: fixed, better: lower}
-lr_finder: {arm: found, arms: [found, found_x2], scale: {found_x2: 2.0}}
-profiles: {paper: {seeds: 1}, cpu: {seeds: 1}, smoke: {seeds: 1}}
-"""
+SPEC = tiny_mlp_spec_text(
+    "finder", "{name: sgd, lr: 0.1}", "  fixed: {}\n  found: {}\n  found_x2: {}",
+    "{id: c, text: c, metric: test_error, treatment: found, baseline: fixed, better: lower}",
+    extra="lr_finder: {arm: found, arms: [found, found_x2], scale: {found_x2: 2.0}}\n")
 
 
 def _spec(tmp_path: Path, text: str = SPEC):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_spec import tiny_mlp_spec_text
 
 from repro.cli import main
 from repro.jobs.job import Job
@@ -18,23 +19,12 @@ from repro.spec import load_spec, resolve
 from repro.spec.problems import SpecError
 from repro.tasks.holdout import holdout_indices
 
-SPEC = """
-id: tuned
-paper: {title: Tiny, venue: test, arxiv: "0000.00000"}
-task: image-classification
-base:
-  model: {name: mlp, hidden: [16], pool: 6}
-  data: {name: synthetic_images, train_size: 128, test_size: 64, image_size: 6, channels: 1}
-  optimizer: {name: adamw, lr: 0.001}
-  batch_size: 32
-  epochs: 2
-arms:
-  tuned: {tune: {param: optimizer.lr, grid: [0.0001, 0.003, 0.1], metric: test_nll, epochs: 1}}
-  default: {optimizer: {name: adam}}
-claims:
-  - {id: c, text: tuned wins, metric: test_error, treatment: tuned, baseline: default, better: lower}
-profiles: {paper: {seeds: 1}, cpu: {seeds: 1}, smoke: {seeds: 2}}
-"""
+SPEC = tiny_mlp_spec_text(
+    "tuned", "{name: adamw, lr: 0.001}",
+    "  tuned: {tune: {param: optimizer.lr, grid: [0.0001, 0.003, 0.1], metric: test_nll, epochs: 1}}\n"
+    "  default: {optimizer: {name: adam}}",
+    "{id: c, text: tuned wins, metric: test_error, treatment: tuned, baseline: default, better: lower}",
+    smoke_seeds=2)
 
 
 def _spec(tmp_path: Path, text: str = SPEC) -> Path:

@@ -20,15 +20,16 @@ from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 
 # 174 rows before the optimizer suite (issue #16), unchanged; + 72 of its 4 specs x 6 arms x 3 profiles;
 # + 35 of the schedule spec (issue #27): 7 arms x 5 profiles; + 80 of the budget-doubling profiles cpu_x2
-# (issue #29), with label_smoothing's and mixup's cpu arms re-sized to the plateau (their only changes)
-ALL_CONFIGS = (361, "b6dd66ac903f5cf2209d863c83a51634c2e64cf059c215a47a76b11e822b18c3")
+# (issue #29), with label_smoothing's and mixup's cpu arms re-sized to the plateau; then (session 10 of #29)
+# amp, freezeout, label_smoothing, mixup and snapshot_ensembles re-sized again, their cpu and cpu_x2 rows only
+ALL_CONFIGS = (361, "e327d63d51a283b8bdc0051e7a7852462e778b6c7d34759c8e8de76ce20ed3b8")
 PINNED = {
     ("amp", "cpu", "bf16"):
-        "2659252f25eff0249b6579e7b44537be676240e419bd17c550896e384df2e596",
+        "fb841724b7147cf8f54f6416676e9121f5b123e1c3252c64155295cfec285c6b",
     ("freezeout", "cpu", "densenet_cubic_t50"):
-        "baab1c189ec3109f92644717d99de61e5cd105d47c438569f03d472c68a2f8a9",
+        "d23cac9e6ba30f316ecc7a315ca448c74b3d345d8aa5cc2043fa22a3942aa929",
     ("label_smoothing", "cpu", "smoothed"):
-        "9bc91aabc7d3ab228d4570bd1de7ea13e755765887f8bf62f88d02b06a487eb5",
+        "7dfaff9ba73cd814c3716516d4939e078c1a899e9b1bd94220f1b49075339360",
     ("mixup", "smoke", "mixup"):
         "461d008df6d0e4ac34bd92e1ab26ad86b146bffa78af6913120887688e80e577",
     ("noam_transformer", "cpu", "noam"):
@@ -36,7 +37,7 @@ PINNED = {
     ("schedules", "cpu", "step"):
         "f0a03ce85aa659c1085df9617340fbbaa189ec25e3deb1d54d8c504488dfa2cc",
     ("snapshot_ensembles", "cpu", "indep_full"):
-        "6bb504241ad5f9ae93c08467c02e86f06d16b799a63ac88424555fc8acb484d4",
+        "7e9dde1eb785e7abc2b4ba3ffe8f26427c72908cc3920a3cfe98b3a77df25537",
     ("ulmfit_wordnet", "cpu", "freez"):
         "8d2a3279d8fea37b5539d9cbd50c015f039f229db0b3c825a96679af9935a5d6",
 }

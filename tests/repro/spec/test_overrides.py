@@ -40,7 +40,7 @@ def test_values_are_yaml_typed_like_spec_fields():
 
 def test_a_mapping_replaces_the_node_instead_of_merging():
     plain = _resolve()["hard"]
-    assert plain.model.model_dump() == {"name": "cifar_resnet", "depth": 8, "width": 12}  # the cpu model
+    assert plain.model.model_dump() == {"name": "cifar_resnet", "depth": 8, "width": 8}   # the cpu model
     cfg = _resolve("model={name: plain_convnet}")["hard"]
     assert cfg.model.model_dump() == {"name": "plain_convnet"}                 # depth, width did not survive
 
