@@ -126,7 +126,7 @@ def _run(args, paths: list[Path], checked) -> None:
     if args.dry_run:
         return _dry_run(specs, jobs, args)
     device = pick_device(args.device)
-    reference = machines.use_class_folder(args, device, specs)   # this class's folder; the reference now
+    reference = machines.use_class_folder(args, device, _all_specs(specs))   # this class's folder; the reference
     session = RunSession(args, specs, device, checked)
     if not args.arms and not args.seeds:                  # a full run of the profile checks its regime first
         session.regime_checks(paths)

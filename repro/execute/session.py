@@ -88,11 +88,14 @@ class RunSession:
         self.threads = threads = worker_threads(self.device, a.jobs, a.executor)
         self.hardware = hardware_id(self.device, threads)
         self.hardware_class = hardware_class_id(self.device, threads)
-        # this class's records, and the reference folder's (another class: "other hardware" estimates)
-        roots = dict.fromkeys(Path(r) for r in (a.results_dir, getattr(a, "reference_dir", None)) if r)
-        timed = [t for root in roots for t in read_timed(root, a.profile)]
-        self.estimate = Estimator(timed, self.hardware,
+        self.estimate = Estimator(self._timed(), self.hardware,
                                   lambda job: _probe_seconds(job, self.device, a.data_root))
+
+    def _timed(self) -> list:
+        """This class's records and the reference folder's (another class: "other hardware" estimates)."""
+        a = self.args
+        roots = dict.fromkeys(Path(r) for r in (a.results_dir, getattr(a, "reference_dir", None)) if r)
+        return [t for root in roots for t in read_timed(root, a.profile)]
 
     def todo(self, jobs: list[Job]) -> list[Job]:
         """The jobs without a finished record, learning rates found and tuned (those of arms not runnable
@@ -105,6 +108,7 @@ class RunSession:
     def show_plan(self, columns: list[Column], looks: tuple[int, ...] | None = None) -> None:
         skipped = len(columns[0][1]) - len(self.checked.keep(columns[0][1]))     # of the jobs run now
         columns = [(name, self.checked.keep(jobs)) for name, jobs in columns]
+        self.estimate.timed = self._timed()          # the records of earlier looks time the later ones
         estimates = costs([j for _, jobs in columns for j in jobs], self.estimate)
         spec_looks = None
         if looks:

@@ -127,13 +127,12 @@ def reference_side(results_dir: Path, profile: str, judge: Any, specs: Mapping[s
     return judged_side(results_dir, profile, judge, specs, records) if len(records) else None
 
 
-def compare_run(reference: dict, run_dir: Path, profile: str, spec_ids: list[str], names: tuple[str, str],
+def compare_run(reference: dict, run_dir: Path, profile: str, names: tuple[str, str],
                 out: Path) -> tuple[list[dict], str]:
-    """The run's verdicts (run_dir/<profile>/verdicts.json) beside the reference's, for the run's specs;
-    the Markdown is written to `out`. Returns (rows, Markdown)."""
-    run = load_side(Path(run_dir) / profile / "verdicts.json", profile)
-    keep = set(spec_ids)
-    rows = compare(*({k: e for k, e in side.items() if e.get("spec") in keep} for side in (reference, run)))
+    """The class's verdicts (run_dir/<profile>/verdicts.json: every spec of its report) beside the
+    reference's, claim by claim; the Markdown is written to `out`, so a run of one spec leaves the other
+    specs' rows in it. Returns (rows, Markdown)."""
+    rows = compare(reference, load_side(Path(run_dir) / profile / "verdicts.json", profile))
     text = compare_markdown(rows, *names)
     write_text_atomic(out, text)
     return rows, text

@@ -19,7 +19,7 @@ from repro.errors import UserError
 from repro.execute.session import hardware_class_id, worker_threads
 from repro.hardware import fingerprint, pick_device
 from repro.hardware_class import CLASSES_DIR, class_root, class_roots, home_class, of_fingerprint
-from repro.report.compare import compare_run, reference_side
+from repro.report.compare import compare_markdown, compare_run, reference_side
 from repro.report.render import judge_all
 
 MAIN = "repro run --all --profile cpu --until-decided --jobs 2"
@@ -33,7 +33,8 @@ def machine_part(class_id: str) -> str:
 
 def use_class_folder(args, device: torch.device, specs: dict) -> dict | None:
     """Point args.results_dir at this run's class folder; return the reference verdicts for the comparison
-    the run ends with (the folder's own records of `specs`, judged now; None without any)."""
+    the run ends with (the folder's own records of `specs`, judged now; None without any). `specs` are those
+    of the class's report, every spec and not only the run's, so that the comparison keeps them all."""
     top = Path(args.results_dir)
     cls = hardware_class_id(device, worker_threads(device, args.jobs, args.executor))
     home = home_class(top)
@@ -51,7 +52,8 @@ def use_class_folder(args, device: torch.device, specs: dict) -> dict | None:
 
 
 def compare_with_reference(reference: dict | None, args, spec_ids: list[str]) -> int:
-    """Print (and write beside the run's report) the run's verdicts against the reference; the flips."""
+    """Write the class's verdicts against the reference's beside its report, every claim of both; print the
+    rows of the specs just run (`spec_ids`) and return their flips."""
     if reference is None:
         return 0
     top, root = Path(args.reference_dir), Path(args.results_dir)
@@ -59,9 +61,11 @@ def compare_with_reference(reference: dict | None, args, spec_ids: list[str]) ->
     ref_name = f"the records of {top / 'runs'} (class {home_class(top)}, judged {when})"
     names = (ref_name, f"{root / args.profile / 'verdicts.json'} (class {args.hardware_class}, this run)")
     out = root / f"compare-{args.profile}.md"
-    rows, text = compare_run(reference, root, args.profile, spec_ids, names, out)
-    print(f"\ncompared with the reference ({out}):\n{text}", end="", flush=True)
-    return sum(r["flip"] for r in rows)
+    rows = compare_run(reference, root, args.profile, names, out)[0]
+    ran = [r for r in rows if r["claim"].split("/", 1)[0] in set(spec_ids)]
+    print(f"\ncompared with the reference (the specs of this run; every claim of both: {out}):\n"
+          f"{compare_markdown(ran, *names)}", end="", flush=True)
+    return sum(r["flip"] for r in ran)
 
 
 def report_roots(results_dir: Path, profile: str, hardware: str | None) -> dict[str, Path]:

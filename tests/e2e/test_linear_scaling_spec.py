@@ -10,11 +10,15 @@ from repro.spec import Ref, load_spec, resolve
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 
-def test_cpu_profile_is_k8_on_fashion_mnist_with_goyals_lr_rule():
-    cfgs = resolve(load_spec(SPEC_DIR / "linear_scaling.yaml"), "cpu")
-    assert cfgs["small"].batch_size * 8 == cfgs["large_warmup"].batch_size == 256
-    assert {c.data.name for c in cfgs.values()} == {"fashion_mnist"}
-    assert cfgs["small"].optimizer.lr == pytest.approx(0.1 * 32 / 256)   # 0.1 per 256 images
+def test_cpu_profile_is_k8_on_fashion_mnist_with_the_paper_profile_s_lr_rule():
+    paper = resolve(load_spec(SPEC_DIR / "linear_scaling.yaml"), "paper")["small"]
+    for profile in ("cpu", "cpu_x2"):
+        cfgs = resolve(load_spec(SPEC_DIR / "linear_scaling.yaml"), profile)
+        assert cfgs["small"].batch_size * 8 == cfgs["large_warmup"].batch_size == 256
+        assert {c.data.name for c in cfgs.values()} == {"fashion_mnist"}
+        # the paper profile's 0.1 per 128 images (He et al.'s CIFAR recipe), for the batch of 32
+        assert cfgs["small"].optimizer.lr == pytest.approx(paper.optimizer.lr * 32 / paper.batch_size)
+        assert cfgs["small"].optimizer.lr == pytest.approx(0.025)
 
 
 def test_smoke_runs_each_arm_at_the_lr_of_goyals_rule(tmp_path):

@@ -13,6 +13,7 @@ from repro.cli import main
 from repro.hardware_class import REFERENCE_FILE
 from repro.jobs.job import pending
 from repro.jobs.plan import plan
+from repro.spec import paths as spec_paths_module
 
 ARMS = {"plain": {}, "fast": {"optimizer": {"lr": 0.1}}}
 
@@ -57,17 +58,17 @@ def test_a_clone_on_another_machine_reruns_the_jobs_instead_of_skipping_them(tmp
     assert main(args) == 0 and [p.stat().st_mtime_ns for p in ours] == stamps
 
 
-def plant_reference(results, seeds=range(8)) -> None:
+def plant_reference(results, seeds=range(8), spec_id="tiny") -> None:
     """The reference machine's records (class cpu-avx2-2t, named in REFERENCE.json): fast ~10 points below
-    plain on every seed, so that there `tiny/c` is reproduced."""
+    plain on every seed, so that there `<spec_id>/c` is reproduced."""
     results.mkdir(parents=True, exist_ok=True)
     (results / REFERENCE_FILE).write_text(json.dumps({"class": "cpu-avx2-2t"}))
     hw = {"device": "cpu", "threads": 2, "cpu_capability": "AVX2", "amx_bf16": False, "avx512_bf16": False}
     for seed in seeds:
         for arm, err in (("plain", 50.0), ("fast", 40.0 + (seed % 3) / 10)):
-            path = results / "runs" / "tiny" / "cpu" / arm / f"seed{seed}.json"
+            path = results / "runs" / spec_id / "cpu" / arm / f"seed{seed}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"spec": "tiny", "profile": "cpu", "arm": arm, "seed": seed,
+            path.write_text(json.dumps({"spec": spec_id, "profile": "cpu", "arm": arm, "seed": seed,
                                         "status": "ok", "hardware": hw, "final": {"test_error": err}}))
 
 
@@ -98,3 +99,27 @@ def test_the_main_job_ends_with_the_comparison_against_the_reference_and_flags_a
         main([*args, "--fail-on", "flip"])
     assert failed.value.code == 1
     assert "1 verdict(s) flipped against the reference" in capsys.readouterr().err
+
+
+def test_a_run_of_one_spec_keeps_the_other_specs_rows_in_the_class_comparison(tmp_path, monkeypatch, capsys,
+                                                                              one_thread):
+    specs = tmp_path / "specs"                      # the suite's specs, as `repro report` and --all see them
+    specs.mkdir()
+    for stem in ("tiny", "tiny2"):
+        path = write_tiny_spec(specs / f"{stem}.yaml", ARMS, "fast", "plain")
+        data = yaml.safe_load(path.read_text())
+        data["claims"][0]["needs_plateau"] = False
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.setattr(spec_paths_module, "SPEC_DIR", specs)
+    results = tmp_path / "results"
+    plant_reference(results, spec_id="tiny")
+    plant_reference(results, spec_id="tiny2")
+    monkeypatch.setattr(hardware, "processor_facts", machine("AVX2", False, False))
+    assert main(["run", "tiny2", "--profile", "cpu", *dirs(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["run", "tiny", "--profile", "cpu", *dirs(tmp_path)]) == 0
+    printed = capsys.readouterr().out.split("compared with the reference")[1]
+    written = (results / "hardware" / "cpu-avx2-1t" / "compare-cpu.md").read_text()
+    assert "| tiny/c | reproduced | inconclusive |" in written
+    assert "| tiny2/c | reproduced | inconclusive |" in written      # run before, still compared
+    assert "| tiny/c |" in printed and "tiny2/c" not in printed      # the run prints its own rows

@@ -1,6 +1,7 @@
 """Expected job seconds before a run (repro/jobs/estimate.py): from the records of the same spec, arm and
-config on this hardware first, then other hardware, then the spec's other arms scaled by epochs, then a
-probe; read from record files like the ones `repro run` writes."""
+config on this hardware first, then other hardware, then the spec's other arms of the same model and data
+scaled by epochs, then a probe, then records of other configs; read from record files like the ones
+`repro run` writes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from repro.jobs import estimate as E
 from repro.jobs.plan import plan
 from repro.spec import config_hash
 
-ARMS = {"plain": {}, "long": {"epochs": 4}}
+ARMS = {"plain": {}, "long": {"epochs": 4}, "big_batch": {"batch_size": 64}}
 
 
 @pytest.fixture
@@ -24,7 +25,9 @@ def jobs(tmp_path):
 
 
 def timed(job, hardware, seconds, epochs=2):
-    return E.Timed(job.spec_id, job.arm, config_hash(job.config), hardware, seconds, float(epochs))
+    config = job.config.model_dump(mode="json")
+    return E.Timed(job.spec_id, job.arm, config_hash(config), hardware, seconds, float(epochs),
+                   E.family(config))
 
 
 def test_records_of_this_hardware_come_first_then_other_hardware(jobs):
@@ -42,8 +45,23 @@ def test_an_arm_without_records_is_scaled_from_the_spec_s_other_arms_by_epochs(j
 
 
 def test_a_record_of_another_config_does_not_count_as_the_same_job(jobs):
-    other = E.Timed("tiny", "plain", "not-this-config", "h", 99.0, 2.0)
+    same_family = E.family(jobs["plain", 0].config.model_dump(mode="json"))
+    other = E.Timed("tiny", "plain", "not-this-config", "h", 99.0, 2.0, same_family)
     assert E.Estimator([other], "h")(jobs["plain", 0]).source == "other arms"
+
+
+def test_other_arms_prefer_this_hardware_s_records(jobs):
+    # the slow machine's 80 s would make "long" cost 160 s; this machine's own 10 s says 20 s
+    records = [timed(jobs["plain", 0], "slow-avx2", 80.0), timed(jobs["plain", 1], "slow-avx2", 80.0),
+               timed(jobs["plain", 0], "h", 10.0)]
+    assert E.Estimator(records, "h")(jobs["long", 0]) == E.Estimate(20.0, "other arms")
+
+
+def test_another_batch_size_is_probed_rather_than_scaled_from_the_other_arms(jobs):
+    # the batch-32 arms' records do not time the batch-64 arm: a probe does; without one, they do
+    records = [timed(jobs["plain", 0], "h", 100.0)]
+    assert E.Estimator(records, "h", lambda job: 3.0)(jobs["big_batch", 0]) == E.Estimate(3.0, "probe")
+    assert E.Estimator(records, "h", None)(jobs["big_batch", 0]) == E.Estimate(100.0, "other configs")
 
 
 def test_a_spec_without_records_is_probed_once_and_scaled_per_arm(jobs):

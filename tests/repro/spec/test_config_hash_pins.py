@@ -21,8 +21,9 @@ from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 # 174 rows before the optimizer suite (issue #16), unchanged; + 72 of its 4 specs x 6 arms x 3 profiles;
 # + 35 of the schedule spec (issue #27): 7 arms x 5 profiles; + 80 of the budget-doubling profiles cpu_x2
 # (issue #29), with label_smoothing's and mixup's cpu arms re-sized to the plateau; then (session 10 of #29)
-# amp, freezeout, label_smoothing, mixup and snapshot_ensembles re-sized again, their cpu and cpu_x2 rows only
-ALL_CONFIGS = (361, "e327d63d51a283b8bdc0051e7a7852462e778b6c7d34759c8e8de76ce20ed3b8")
+# amp, freezeout, label_smoothing, mixup and snapshot_ensembles re-sized again, their cpu and cpu_x2 rows only;
+# then (session 11) linear_scaling's 8 cpu and cpu_x2 rows (3,000 images, 40 epochs)
+ALL_CONFIGS = (361, "f99cd2c02c5f5236df23871da6e1c7ea695a4fa3647e05b04392483c8e0d6d33")
 PINNED = {
     ("amp", "cpu", "bf16"):
         "fb841724b7147cf8f54f6416676e9121f5b123e1c3252c64155295cfec285c6b",
