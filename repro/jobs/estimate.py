@@ -44,7 +44,7 @@ class Timed:
     hardware: str
     seconds: float
     work: float          # epochs x ensemble members: what "other arms" scales by
-    family: str = ""     # family(config): records of one family cost the same per epoch
+    family: str          # family(config): records of one family cost the same per epoch
 
 
 @dataclass(frozen=True)

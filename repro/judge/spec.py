@@ -82,7 +82,7 @@ def apply_regime(v: Verdict, claim: Claim, plateau: Plateau, records: pd.DataFra
     v.regime, v.regime_ok, v.plateau = "; ".join(parts), not reasons, plateau.status
     if reasons and v.verdict != NO_DATA:
         v.statistical, v.verdict = v.verdict, OUT_OF_REGIME
-        v.reason = "out of regime: " + "; ".join(reasons)
+        v.reason = "; ".join(reasons)          # the verdict, OUT_OF_REGIME, names it already
 
 
 def _judged_rows(table: pd.DataFrame, look: int | None) -> pd.DataFrame:

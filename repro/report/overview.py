@@ -23,9 +23,10 @@ REGIME_ORDER = (AT_PLATEAU, PAPER_RECIPE, PRE_PLATEAU, BELOW_LINEAR, NOT_MEASURE
 
 
 def regime_line(profile: str, regimes: dict[str, Plateau]) -> str:
-    """'Judged at cpu scale, not the papers': 2 of 13 specs at plateau, 10 pre-plateau, 1 not measured ...'"""
-    counts = Counter(r.status for r in regimes.values())
-    parts = [f"{counts[s]} {s}" for s in REGIME_ORDER if counts[s]]
+    """'Judged at cpu scale, not the papers': 2 of 13 specs at plateau (amp, mixup), 10 pre-plateau (...), ...':
+    each status names its specs, so a decisive verdict is read against its own spec's regime."""
+    by_status = {s: sorted(sid for sid, r in regimes.items() if r.status == s) for s in REGIME_ORDER}
+    parts = [f"{len(ids)} {s} ({', '.join(ids)})" for s, ids in by_status.items() if ids]
     if parts:
         parts[0] = f"{parts[0].split(' ', 1)[0]} of {len(regimes)} specs {parts[0].split(' ', 1)[1]}"
     return (f"Judged at {profile} scale, not the papers': {', '.join(parts) or 'no spec'} (plateau: the "

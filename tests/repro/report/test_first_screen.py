@@ -38,12 +38,12 @@ def test_the_bound_says_which_side_of_it_the_claim_puts_the_estimate(kind, bette
     assert overview.bound_text(verdict(kind, better, bound)) == text
 
 
-def test_the_regime_line_counts_specs_by_regime():
+def test_the_regime_line_counts_and_names_specs_by_regime():
     regimes = {s: Plateau(status, s, "cpu", "a", "m") for s, status in
                (("a", "pre-plateau"), ("b", "at plateau"), ("c", "pre-plateau"), ("d", "not measured"))}
     line = overview.regime_line("cpu", regimes)
-    assert line.startswith("Judged at cpu scale, not the papers': 1 of 4 specs at plateau, 2 pre-plateau, "
-                           "1 not measured (")
+    assert line.startswith("Judged at cpu scale, not the papers': 1 of 4 specs at plateau (b), 2 pre-plateau "
+                           "(a, c), 1 not measured (d) (")
 
 
 def test_the_spec_md_link_is_relative_to_wherever_the_report_is_written(tmp_path):
