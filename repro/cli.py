@@ -126,7 +126,9 @@ def _run(args, paths: list[Path], checked) -> None:
     if args.dry_run:
         return _dry_run(specs, jobs, args)
     device = pick_device(args.device)
-    reference = machines.use_class_folder(args, device, _all_specs(specs))   # this class's folder; the reference
+    machines.use_class_folder(args, device)
+    _refuse_replacing_records(args.results_dir, specs, jobs)
+    reference = machines.judge_reference(args, _all_specs(specs))
     session = RunSession(args, specs, device, checked)
     if not args.arms and not args.seeds:                  # a full run of the profile checks its regime first
         session.regime_checks(paths)
@@ -151,6 +153,15 @@ def _run(args, paths: list[Path], checked) -> None:
     if failed:
         raise UserError(f"{len(failed)} job(s) failed, e.g. {failed[0]['spec']}/{failed[0]['arm']}/"
                         f"seed{failed[0]['seed']}: {failed[0]['reason']}")
+
+
+def _refuse_replacing_records(results_dir: Path, specs: dict, jobs: list) -> None:
+    from repro.jobs.plan import records_overrides_would_replace
+
+    replaced = records_overrides_would_replace(results_dir, specs, jobs)
+    if replaced:
+        raise UserError(f"--set would write over {len(replaced)} finished record(s) of the spec's own config "
+                        f"(e.g. {replaced[0]}); run the experiment into another folder: --results-dir DIR")
 
 
 def _dry_run(specs: dict, jobs: list, args) -> None:

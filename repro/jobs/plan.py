@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from repro.errors import UserError
-from repro.jobs.job import Job
-from repro.spec import Spec, load_spec, resolve
+from repro.jobs.job import FINISHED, Job, record_path
+from repro.spec import Spec, config_hash, load_spec, resolve
 from repro.spec.overrides import parse_overrides, resolve_overridden, seeds_count
 
 
@@ -31,3 +32,22 @@ def plan(paths: list[Path], profile: str, arms: list[str] | None, seeds: list[in
             jobs.extend(Job(spec.id, profile, arm, seed, cfg, texts) for arm, cfg in configs.items()
                         if not arms or arm in arms)
     return specs, jobs
+
+
+def records_overrides_would_replace(results_dir: Path, specs: dict[str, Spec], jobs: list[Job]) -> list[Path]:
+    """The finished records of a spec's own config that jobs run with --set would write over: an experiment
+    must not replace the records a report is built from (they share one path per arm and seed)."""
+    own: dict[tuple[str, str, str], str] = {}
+    out = []
+    for job in (j for j in jobs if j.overrides):
+        key = (job.spec_id, job.profile, job.arm)
+        if key not in own:
+            own[key] = config_hash(resolve(specs[job.spec_id], job.profile)[job.arm])
+        path = record_path(results_dir, job)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if record.get("config_hash") == own[key] != config_hash(job.config) and record.get("status") in FINISHED:
+            out.append(path)
+    return out

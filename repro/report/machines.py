@@ -31,10 +31,8 @@ def machine_part(class_id: str) -> str:
     return THREADS.sub("", class_id)
 
 
-def use_class_folder(args, device: torch.device, specs: dict) -> dict | None:
-    """Point args.results_dir at this run's class folder; return the reference verdicts for the comparison
-    the run ends with (the folder's own records of `specs`, judged now; None without any). `specs` are those
-    of the class's report, every spec and not only the run's, so that the comparison keeps them all."""
+def use_class_folder(args, device: torch.device) -> None:
+    """Point args.results_dir at this run's class folder (args.reference_dir: the top folder)."""
     top = Path(args.results_dir)
     cls = hardware_class_id(device, worker_threads(device, args.jobs, args.executor))
     home = home_class(top)
@@ -44,6 +42,14 @@ def use_class_folder(args, device: torch.device, specs: dict) -> dict | None:
         print(f"hardware class {cls}: this machine's records and report go to {args.results_dir}/; the "
               f"records of {top}/runs/ (class {home}) are the reference it is compared with at the end",
               flush=True)
+
+
+def judge_reference(args, specs: dict) -> dict | None:
+    """The reference verdicts for the comparison the run ends with (the top folder's own records of `specs`,
+    judged now; None without any). `specs` are those of the class's report, every spec and not only the
+    run's, so that the comparison keeps them all."""
+    top = Path(args.reference_dir)
+    home = home_class(top)
     if home is None:                          # a new folder: nothing to compare with
         return None
     print(f"judging the reference (the records of {top}/runs, class {home}) to compare this run with at the "

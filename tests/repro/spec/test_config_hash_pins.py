@@ -22,8 +22,10 @@ from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 # + 35 of the schedule spec (issue #27): 7 arms x 5 profiles; + 80 of the budget-doubling profiles cpu_x2
 # (issue #29), with label_smoothing's and mixup's cpu arms re-sized to the plateau; then (session 10 of #29)
 # amp, freezeout, label_smoothing, mixup and snapshot_ensembles re-sized again, their cpu and cpu_x2 rows only;
-# then (session 11) linear_scaling's 8 cpu and cpu_x2 rows (3,000 images, 40 epochs)
-ALL_CONFIGS = (361, "f99cd2c02c5f5236df23871da6e1c7ea695a4fa3647e05b04392483c8e0d6d33")
+# then (session 11) linear_scaling's 8 cpu and cpu_x2 rows (3,000 images, 40 epochs); then (session 14) the
+# optimizer suite's tuned AdamW in every profile (its grid scored on training loss) and the image tasks' cpu and
+# cpu_x2 rows (MLP 48 epochs; CNN 1,600 images in batches of 32, 32 epochs)
+ALL_CONFIGS = (361, "015c5ec4df54f4ebe610180df81969f0b119db788fb1b5c2e7b525bf326871bc")
 PINNED = {
     ("amp", "cpu", "bf16"):
         "fb841724b7147cf8f54f6416676e9121f5b123e1c3252c64155295cfec285c6b",

@@ -1,12 +1,17 @@
 """`--set KEY=VALUE`: applied after the merge, typed and validated like spec fields, hashed, recorded."""
 
 import json
+from pathlib import Path
 
 import pytest
+import torch
 from tiny_spec import write_tiny_spec
 
 from repro.cli import SPEC_DIR, main
-from repro.spec import config_hash, load_spec
+from repro.execute.session import hardware_class_id, worker_threads
+from repro.hardware_class import REFERENCE_FILE
+from repro.jobs.plan import plan, records_overrides_would_replace
+from repro.spec import config_hash, load_spec, resolve
 from repro.spec.overrides import (
     OverrideError,
     parse_override,
@@ -106,3 +111,39 @@ def test_a_run_with_overrides_trains_that_config_and_records_the_overrides(tmp_p
     assert rec["curves"]["epoch"] == [1]
     report = (tmp_path / "res" / "smoke" / "report.md").read_text()
     assert "--set epochs=1" in report and "--set arms.other.optimizer.lr=0.02" in report
+
+
+def _own_record(res, spec, arm: str, chash: str) -> Path:
+    """A finished record of `arm`, seed 0, in a folder that names this machine's class (so a run here writes
+    into it, not into res/hardware/<id>/)."""
+    res.mkdir(parents=True, exist_ok=True)
+    here = hardware_class_id(torch.device("cpu"), worker_threads(torch.device("cpu"), 1, "local"))
+    (res / REFERENCE_FILE).write_text(json.dumps({"class": here}))
+    path = res / "runs" / "tiny" / "smoke" / arm / "seed0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config_hash": chash, "status": "ok", "spec": "tiny", "arm": arm, "seed": 0}))
+    return path
+
+
+def test_an_override_never_writes_over_the_specs_own_records(tmp_path, capsys):
+    spec = write_tiny_spec(tmp_path / "tiny.yaml", {"plain": {}, "other": {"optimizer": {"lr": 0.1}}},
+                           "other", "plain")
+    res = tmp_path / "res"
+    own = _own_record(res, spec, "plain", config_hash(resolve(load_spec(spec), "smoke")["plain"]))
+    before = own.read_text()
+    argv = ["run", str(spec), "--profile", "smoke", "--device", "cpu", "--set", "epochs=1",
+            "--results-dir", str(res), "--no-report"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "write over 1 finished record" in err and "--results-dir" in err
+    assert own.read_text() == before and not (res / "runs" / "tiny" / "smoke" / "other").exists()
+
+
+def test_an_override_may_replace_a_record_of_another_experiment(tmp_path):
+    spec = write_tiny_spec(tmp_path / "tiny.yaml", {"plain": {}, "other": {}}, "other", "plain")
+    res = tmp_path / "res"
+    _own_record(res, spec, "plain", "hash-of-an-earlier-experiment")
+    specs, jobs = plan([spec], "smoke", None, None, ["epochs=1"])
+    assert records_overrides_would_replace(res, specs, jobs) == []
+    specs, jobs = plan([spec], "smoke", None, None, None)        # no --set: the spec's own run
+    assert records_overrides_would_replace(res, specs, jobs) == []
