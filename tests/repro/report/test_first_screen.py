@@ -19,7 +19,7 @@ from repro.report.html import marks
 from repro.report.views import optimizer_suite
 from repro.spec import SPEC_DIR, load_spec
 
-RUNS = Path(__file__).resolve().parents[3] / "results" / "runs"
+SUITE_RUNS = Path(__file__).resolve().parents[3] / "results" / "hardware" / "cpu-amx-1t" / "runs"  # current config
 
 
 def verdict(kind, better, bound):
@@ -80,14 +80,14 @@ def test_arms_without_an_ok_record_are_named_with_why():
     assert captions.seeds_text(recs[recs["status"] == "ok"], ["a"]) == "2 seeds per arm"
 
 
-@pytest.mark.skipif(not (RUNS / "optimizers_fmnist_mlp" / "cpu").is_dir(), reason="committed records")
+@pytest.mark.skipif(not (SUITE_RUNS / "optimizers_fmnist_mlp" / "cpu").is_dir(), reason="committed records")
 def test_the_performance_profile_draws_only_arms_with_data(tmp_path, monkeypatch):
     """optimizers_fmnist_mlp has no record of adam_default and only failed ones of velo: neither may be a
     line at 0 ("solved no task"); the caption names them instead."""
     drawn = []
     monkeypatch.setattr(optimizer_suite, "_plot_profile", lambda profiles, path: drawn.append(list(profiles)))
     suite = Path("optimizers_fmnist_mlp") / "cpu"
-    shutil.copytree(RUNS / suite, tmp_path / "runs" / suite)
+    shutil.copytree(SUITE_RUNS / suite, tmp_path / "runs" / suite)
     assert main(["report", "--profile", "cpu", "--results-dir", str(tmp_path)]) == 0
     assert drawn and all("velo" not in arms and "adam_default" not in arms for arms in drawn)
     assert "adamw_tuned" in drawn[0]
