@@ -47,14 +47,18 @@ def checkpoint_path(cache_dir: Path, job: Job, chash: str, hardware_class: str =
         f"seed{job.seed}-{chash[:12]}{tag}.pt"
 
 
+def read_record(path: Path) -> dict | None:
+    """The record at `path`, or None where there is none or it is not valid JSON (a run cut off mid-write)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def is_finished(results_dir: Path, job: Job, hardware: str | None = None) -> bool:
     """Whether `job` has a finished record here (of hardware class `hardware`, when given)."""
-    path = record_path(results_dir, job)
-    if not path.exists():
-        return False
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError:
+    record = read_record(record_path(results_dir, job))
+    if record is None:
         return False
     if record.get("config_hash") != config_hash(job.config):
         return False

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from repro.errors import UserError
-from repro.jobs.job import FINISHED, Job, record_path
+from repro.jobs.job import FINISHED, Job, read_record, record_path
 from repro.spec import Spec, config_hash, load_spec, resolve
 from repro.spec.overrides import parse_overrides, resolve_overridden, seeds_count
 
@@ -44,10 +43,7 @@ def records_overrides_would_replace(results_dir: Path, specs: dict[str, Spec], j
         if key not in own:
             own[key] = config_hash(resolve(specs[job.spec_id], job.profile)[job.arm])
         path = record_path(results_dir, job)
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
+        record = read_record(path) or {}
         if record.get("config_hash") == own[key] != config_hash(job.config) and record.get("status") in FINISHED:
             out.append(path)
     return out
