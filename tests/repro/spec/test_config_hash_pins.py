@@ -24,8 +24,9 @@ from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 # amp, freezeout, label_smoothing, mixup and snapshot_ensembles re-sized again, their cpu and cpu_x2 rows only;
 # then (session 11) linear_scaling's 8 cpu and cpu_x2 rows (3,000 images, 40 epochs); then (session 14) the
 # optimizer suite's tuned AdamW in every profile (its grid scored on training loss) and the image tasks' cpu and
-# cpu_x2 rows (MLP 48 epochs; CNN 1,600 images in batches of 32, 64 epochs), textcls 48 epochs
-ALL_CONFIGS = (361, "36b17a6aab76a7971fe59939060c4f78aa976114b888e5a9aa6735ce2973fee5")
+# cpu_x2 rows (MLP 48 epochs; CNN 1,600 images in batches of 32, 64 epochs), textcls 48 epochs; then (session 16) the
+# language model's cpu and cpu_x2 rows (250 verses, 80 epochs)
+ALL_CONFIGS = (361, "5ea9c7861ea21896d6d39b3cd9a8f0c6258b0305e298e17082f062cd6546625e")
 PINNED = {
     ("amp", "cpu", "bf16"):
         "fb841724b7147cf8f54f6416676e9121f5b123e1c3252c64155295cfec285c6b",
