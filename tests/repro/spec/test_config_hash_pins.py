@@ -25,8 +25,9 @@ from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 # then (session 11) linear_scaling's 8 cpu and cpu_x2 rows (3,000 images, 40 epochs); then (session 14) the
 # optimizer suite's tuned AdamW in every profile (its grid scored on training loss) and the image tasks' cpu and
 # cpu_x2 rows (MLP 48 epochs; CNN 1,600 images in batches of 32, 64 epochs), textcls 48 epochs; then (session 16) the
-# language model's cpu and cpu_x2 rows (250 verses, 80 epochs)
-ALL_CONFIGS = (361, "5ea9c7861ea21896d6d39b3cd9a8f0c6258b0305e298e17082f062cd6546625e")
+# language model's cpu and cpu_x2 rows (250 verses, 80 epochs); then (session 17) ulmfit_wordnet's cpu and cpu_x2
+# rows (40 epochs; the pinned freez row below too)
+ALL_CONFIGS = (361, "7fd13b6fa6fe479bf0eb39a1d5947545eaa742fbf9ca08b45c7658ac33632922")
 PINNED = {
     ("amp", "cpu", "bf16"):
         "fb841724b7147cf8f54f6416676e9121f5b123e1c3252c64155295cfec285c6b",
@@ -43,7 +44,7 @@ PINNED = {
     ("snapshot_ensembles", "cpu", "indep_full"):
         "7e9dde1eb785e7abc2b4ba3ffe8f26427c72908cc3920a3cfe98b3a77df25537",
     ("ulmfit_wordnet", "cpu", "freez"):
-        "8d2a3279d8fea37b5539d9cbd50c015f039f229db0b3c825a96679af9935a5d6",
+        "ed664699c5d8f915cfd0344589547c7f9c8ef993cf791e9caa0542275577e3b7",
 }
 
 
