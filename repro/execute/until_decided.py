@@ -22,7 +22,7 @@ from repro.judge.records import load_records
 from repro.judge.regime import plateau_for
 from repro.judge.sequential import Design, looks_up_to, make_design
 from repro.judge.spec import design_path, judge_spec, read_design, write_design
-from repro.judge.verdict import INCONCLUSIVE
+from repro.judge.verdict import INCONCLUSIVE, OUT_OF_REGIME, Verdict
 from repro.spec import Spec
 
 
@@ -54,18 +54,32 @@ def pin_design(results_dir: Path, specs: dict[str, Spec], profile: str, design: 
         write_design(results_dir, sid, profile, design)
 
 
-def undecided_claims(results_dir: Path, specs: dict[str, Spec], profile: str,
-                     design: Design, hardware: str | None = None) -> dict[str, list[str]]:
-    """spec id -> ids of its claims still undecided, judged from the records (of hardware class
-    `hardware` only, when given) with the design."""
+def _verdicts(results_dir: Path, specs: dict[str, Spec], profile: str, design: Design,
+              hardware: str | None) -> dict[str, list[Verdict]]:
+    """spec id -> its claims' verdicts, judged from the records (of hardware class `hardware` only, when
+    given) with the design and the spec's plateau check."""
     records = load_records(results_dir, profile, hardware)
     out = {}
     for sid, spec in specs.items():
         mine = current_records(records[records["spec"] == sid], spec, profile)[0]    # not a stale config
         plateau = plateau_for(results_dir, spec, profile, mine, hardware)
-        results = judge_spec(mine, spec, profile, design, plateau=plateau)
-        out[sid] = [r.verdict.claim_id for r in results if r.verdict.verdict == INCONCLUSIVE]
+        out[sid] = [r.verdict for r in judge_spec(mine, spec, profile, design, plateau=plateau)]
     return out
+
+
+def undecided_claims(results_dir: Path, specs: dict[str, Spec], profile: str,
+                     design: Design, hardware: str | None = None) -> dict[str, list[str]]:
+    """spec id -> ids of its claims still undecided."""
+    verdicts = _verdicts(results_dir, specs, profile, design, hardware)
+    return {sid: [v.claim_id for v in vs if v.verdict == INCONCLUSIVE] for sid, vs in verdicts.items()}
+
+
+def claims_in_regime(results_dir: Path, specs: dict[str, Spec], profile: str,
+                     design: Design, hardware: str | None = None) -> dict[str, list[str]]:
+    """Before the first look: spec id -> ids of its claims not already out of regime (a spec whose
+    plateau check failed trains no seeds for the claims that need the plateau)."""
+    verdicts = _verdicts(results_dir, specs, profile, design, hardware)
+    return {sid: [v.claim_id for v in vs if v.verdict != OUT_OF_REGIME] for sid, vs in verdicts.items()}
 
 
 def claim_arms(spec: Spec, claim_ids: list[str]) -> list[str]:
@@ -100,7 +114,12 @@ def run_until_decided(paths: list[Path], profile: str, arms: list[str] | None, s
     pin_design(results_dir, specs, profile, design)
     by_path = dict(zip(specs, paths, strict=True))
     todo = todo or (lambda jobs: jobs)
-    open_claims = {sid: [c.id for c in spec.claims] for sid, spec in specs.items()}
+    open_claims = claims_in_regime(results_dir, specs, profile, design, hardware)
+    for sid, spec in specs.items():
+        if len(open_claims[sid]) < len(spec.claims):
+            out = len(spec.claims) - len(open_claims[sid])
+            print(f"{sid}: {out} claim(s) out of regime before the first look (repro/judge/regime.py): "
+                  "no seeds run for them", flush=True)
     logs, judged = [], None
     for i, n in enumerate(design.looks):
         jobs = _look_jobs(n, open_claims, specs, by_path, profile, arms, sets)

@@ -21,13 +21,14 @@ from repro.files import write_json_atomic
 from repro.judge.claim import ClaimData, judge_family
 from repro.judge.derived import TIME_TO_EVENT, with_derived
 from repro.judge.records import censored_flags, claim_table, side_values
-from repro.judge.regime import Plateau, check_conditions, out_of_regime
+from repro.judge.regime import BELOW_LINEAR, PRE_PLATEAU, Plateau, check_conditions, out_of_regime
 from repro.judge.rule import ALPHA, bh_q
 from repro.judge.sequential import Design, family_design, replay
 from repro.judge.verdict import INCONCLUSIVE, NO_DATA, NOT_JUDGED, OUT_OF_REGIME, Verdict, new_verdict
 from repro.spec import Claim, Spec
 
 UNJUDGED_PROFILES = ("smoke",)      # plumbing checks on synthetic data: no verdicts
+MEASURED_NOT_AT_PLATEAU = (PRE_PLATEAU, BELOW_LINEAR)
 
 
 @dataclass
@@ -74,13 +75,19 @@ def judge_spec(records: pd.DataFrame, spec: Spec, profile: str, design: Design |
 
 def apply_regime(v: Verdict, claim: Claim, plateau: Plateau, records: pd.DataFrame) -> None:
     """Record the claim's regime on its verdict (conditions on the seeds the verdict stands on); out of
-    regime, a verdict with data becomes OUT_OF_REGIME, the statistics' own verdict kept beside it."""
+    regime, a verdict with data becomes OUT_OF_REGIME, the statistics' own verdict kept beside it. A claim
+    without data stays NO_DATA (an arm not runnable here says so), unless the spec's plateau check was
+    measured and failed: then no seed could move it out of regime, and running its arms is not needed."""
     conditions = check_conditions(claim, records, v.look)
     reasons = out_of_regime(claim, plateau, conditions)
     parts = ([f"{plateau.status}: {plateau.summary()}"] if claim.plateau_needed else []) + \
         [c.text() for c in conditions]
     v.regime, v.regime_ok, v.plateau = "; ".join(parts), not reasons, plateau.status
-    if reasons and v.verdict != NO_DATA:
+    failed_plateau = claim.plateau_needed and plateau.status in MEASURED_NOT_AT_PLATEAU
+    if v.verdict == NO_DATA and failed_plateau:
+        v.statistical, v.verdict = NO_DATA, OUT_OF_REGIME
+        v.reason = "; ".join([*reasons, "its arms were not run (no seed at this budget brings it in regime)"])
+    elif reasons and v.verdict != NO_DATA:
         v.statistical, v.verdict = v.verdict, OUT_OF_REGIME
         v.reason = "; ".join(reasons)          # the verdict, OUT_OF_REGIME, names it already
 

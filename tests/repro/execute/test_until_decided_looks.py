@@ -3,6 +3,7 @@
 from tiny_spec import write_tiny_spec
 
 from repro.execute import until_decided
+from repro.judge.regime import AT_PLATEAU, PRE_PLATEAU, Plateau
 
 ARMS = {"plain": {}, "other": {"optimizer": {"lr": 0.01}}}
 
@@ -20,3 +21,18 @@ def test_a_spec_decided_at_the_first_look_gets_no_jobs_and_the_others_go_on(tmp_
     assert [(log.n, log.jobs) for log in logs] == [(8, 32), (12, 24)]     # 2 arms x n seeds per open spec
     assert logs[0].decided == {"early": ["c"], "late": []}
     assert logs[1].decided == {"late": []} and logs[1].undecided == {"early": [], "late": ["c"]}
+
+
+def test_a_spec_whose_plateau_check_failed_runs_no_seeds_for_its_claims(tmp_path, monkeypatch):
+    paths = [write_tiny_spec(tmp_path / f"{sid}.yaml", ARMS, "other", "plain") for sid in ("short", "long")]
+    # "short" failed its budget-doubling check (records of it already there); "long" is at its plateau
+    def plateau_for(results_dir, spec, profile, records, hardware=None):
+        status = PRE_PLATEAU if spec.id == "short" else AT_PLATEAU
+        return Plateau(status, spec.id, profile, "plain", "test_error")
+    monkeypatch.setattr(until_decided, "plateau_for", plateau_for)
+    looks = []
+    def execute(jobs):
+        looks.append(sorted({j.spec_id for j in jobs}))
+    logs = until_decided.run_until_decided(paths, "cpu", None, None, 12, tmp_path / "results", execute)
+    assert looks == [["long"]]         # no seed of "short" trains: it can only be out of regime
+    assert [(log.n, log.jobs) for log in logs] == [(8, 16)]

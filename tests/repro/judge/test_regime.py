@@ -20,7 +20,7 @@ from repro.judge.regime import (
     plateau_for,
 )
 from repro.judge.spec import judge_spec
-from repro.judge.verdict import OUT_OF_REGIME, REPRODUCED
+from repro.judge.verdict import NO_DATA, OUT_OF_REGIME, REPRODUCED
 
 
 def spec(conditions=(), **regime):
@@ -109,3 +109,16 @@ def test_a_failed_condition_puts_only_its_claim_out_of_regime():
     assert "condition base test_ece > 0.2 (0.05 over 10 seeds): failed" in c.reason
     assert "to meet it: more" in c.reason
     assert fast.verdict == REPRODUCED and fast.regime_ok
+
+
+def test_a_claim_without_data_is_out_of_regime_only_where_the_plateau_check_failed():
+    s = spec(threshold=0.5)
+    now = frame("cpu", [10 + j for j in JITTER[:3]])                 # only the check's arm ran
+    short = check_plateau(s, "cpu", now, frame("cpu_x2", [7 + j for j in JITTER[:3]]), {"test_error": 30})
+    long = check_plateau(s, "cpu", now, frame("cpu_x2", [10 + j for j in JITTER[:3]]), {"test_error": 30})
+    assert (short.status, long.status) == (PRE_PLATEAU, AT_PLATEAU)
+    c, fast = (r.verdict for r in judge_spec(now, s, "cpu", plateau=short))
+    assert c.verdict == OUT_OF_REGIME and c.statistical == NO_DATA and c.n == 0
+    assert "pre-plateau" in c.reason and "not run" in c.reason
+    assert fast.verdict == NO_DATA                                    # a speed claim needs no plateau
+    assert [r.verdict.verdict for r in judge_spec(now, s, "cpu", plateau=long)] == [NO_DATA, NO_DATA]
