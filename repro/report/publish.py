@@ -8,7 +8,9 @@ into the new build unchanged (hard-linked, or copied where links are not possibl
 
 A report is never silently replaced by one built from fewer records: the record count of the report
 there (verdicts.json, or the "records:" line of an older report.md) is compared with the new one, and a
-smaller count stops the build with exit 2 unless --force is given.
+smaller count stops the build with exit 2 unless --force is given. Nor by one that leaves out a spec the
+report there judged (its records all of an earlier config of the spec, after a re-size, or its spec gone):
+the count alone would not see it, since stale records still count.
 """
 
 from __future__ import annotations
@@ -48,6 +50,26 @@ def previous_records(out: Path) -> int | None:
     except OSError:
         return None
     return int(match.group(1)) if match else None
+
+
+def previous_specs(out: Path) -> set[str]:
+    """The specs the report in `out` judged (empty when there is none or it does not say)."""
+    try:
+        return {str(entry["spec"]) for entry in read_verdicts(out / "verdicts.json")["claims"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def check_no_spec_dropped(out: Path, judged: set[str], force: bool) -> str | None:
+    """Refuse (UserError) to replace a report that judged a spec this one leaves out; warn under --force."""
+    dropped = sorted(previous_specs(out) - judged)
+    if not dropped:
+        return None
+    text = (f"{out}: the report there judged {', '.join(dropped)}, which this one would leave out (no "
+            "records of the spec's current config: rerun it at this profile)")
+    if not force:
+        raise UserError(f"{text}; nothing written (pass --force to drop it)")
+    return f"warning: {text}; dropping it (--force)"
 
 
 def check_not_fewer(out: Path, n_records: int, force: bool) -> str | None:

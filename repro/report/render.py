@@ -35,7 +35,7 @@ from repro.report.html import to_html
 from repro.report.outputs import verdict_entry, write_runs_csv, write_verdicts_json
 from repro.report.overview import forest_caption, regime_line, spec_md, verdict_group
 from repro.report.provenance import hardware_id, provenance, provenance_text, scale
-from repro.report.publish import build_and_swap, check_not_fewer
+from repro.report.publish import build_and_swap, check_no_spec_dropped, check_not_fewer
 from repro.report.views.paper_table import paper_table_blocks
 from repro.report.views.registry import SECTION_VIEWS, task_blocks
 from repro.spec import Spec
@@ -284,5 +284,8 @@ def write_report(results_dir: Path, profile: str, specs: Mapping[str, Spec], for
     if warning:
         print(warning, file=sys.stderr)
     judged = judge_all(results_dir, profile, specs, records)
+    warning = check_no_spec_dropped(out, set(judged), force)
+    if warning:
+        print(warning, file=sys.stderr)
     build_and_swap(out, lambda tmp: _build(tmp, profile, specs, records, judged))
     return out / "report.md"

@@ -97,3 +97,13 @@ def test_html_is_self_contained(root):
     html = (root / "cpu" / "report.html").read_text()
     assert html.count("<img") == 8 and html.count('src="data:image/png;base64,') == 8
     assert 'href="#spec-ls"' in html and 'id="spec-ls"' in html
+
+
+def test_a_report_that_would_leave_out_a_judged_spec_needs_force(root, capsys):
+    write_report(root, "cpu", SPECS)             # judges "ls"; then "ls" has no current records (re-sized)
+    before = (root / "cpu" / "report.md").read_text()
+    with pytest.raises(UserError, match="judged ls, which this one would leave out"):
+        write_report(root, "cpu", {"nothing": SPECS["nothing"]})
+    assert (root / "cpu" / "report.md").read_text() == before
+    write_report(root, "cpu", {"nothing": SPECS["nothing"]}, force=True)
+    assert "dropping it (--force)" in capsys.readouterr().err
