@@ -47,12 +47,17 @@ def bound_text(v: Verdict) -> str:
 
 
 def spec_md(spec: Spec, out: Path) -> str | None:
-    """The spec's .md relative to the report folder `out` (None when the spec has no .md)."""
+    """The spec's .md relative to the report folder `out`: <stem>.md beside the spec, else the .md of its
+    family, named by the stem before its last "_" (ulmfit_amazon.yaml -> ulmfit.md); None when neither is."""
     where = getattr(spec, "_path", None)
-    md = Path(where).resolve().with_suffix(".md") if where else None
-    if md is None or not md.is_file():
+    if not where:
         return None
-    return Path(os.path.relpath(md, Path(out).resolve())).as_posix()
+    path = Path(where).resolve()
+    family = path.stem.rpartition("_")[0]
+    for md in (path.with_suffix(".md"), *([path.with_name(f"{family}.md")] if family else [])):
+        if md.is_file():
+            return Path(os.path.relpath(md, Path(out).resolve())).as_posix()
+    return None
 
 
 def verdict_group(sid: str, verdicts: list[Verdict], regime: Plateau, md: str | None) -> dict:

@@ -59,6 +59,15 @@ def test_the_committed_report_folder_links_the_spec_md_two_levels_up():
     assert overview.spec_md(spec, SPEC_DIR.parents[1] / "results" / "cpu") == "../../repro/specs/mixup.md"
 
 
+def test_a_spec_without_its_own_md_links_its_familys_and_one_without_either_links_none(tmp_path):
+    spec = load_spec(SPEC_DIR / "ulmfit_wordnet.yaml", check_registries=False)
+    assert overview.spec_md(spec, SPEC_DIR.parents[1] / "results" / "cpu") == "../../repro/specs/ulmfit.md"
+    lone = tmp_path / "specs" / "solo_run.yaml"
+    lone.parent.mkdir()
+    lone.write_text((SPEC_DIR / "mixup.yaml").read_text().replace("id: mixup", "id: solo_run"))
+    assert overview.spec_md(load_spec(lone, check_registries=False), tmp_path) is None
+
+
 def test_html_marks_are_coloured_svg_circles_and_text_stays_escaped():
     html = str(marks("Claim a<b: 🟢 reproduced, 🔴 contradicted"))
     assert "🟢" not in html and "🔴" not in html and "a&lt;b" in html
