@@ -116,7 +116,8 @@ def _spec_section(out: Path, spec: Spec, records: pd.DataFrame, profile: str,
     if profile in UNJUDGED_PROFILES:
         facts.append(f"{profile}: not judged (a plumbing check on tiny data)")
     md = spec_md(spec, out)
-    why = [("links", [(f"why this scale, and every deviation from the paper: {sid}.md", md)])] if md else []
+    why = [("links", [(f"why this scale, and every deviation from the paper: {Path(md).name}", md)])] \
+        if md else []
     blocks = [("h", 2, f"{sid}: {paper.title}", f"spec-{sid}"), ("p", f"{where}."), *why,
               ("list", facts), ("table", DETAIL_HEAD, [detail_row(r.verdict) for r in results])]
     rows, entries = [], []
