@@ -77,7 +77,7 @@ def apply_regime(v: Verdict, claim: Claim, plateau: Plateau, records: pd.DataFra
     """Record the claim's regime on its verdict (conditions on the seeds the verdict stands on); out of
     regime, a verdict with data becomes OUT_OF_REGIME, the statistics' own verdict kept beside it. A claim
     without data stays NO_DATA (an arm not runnable here says so), unless the spec's plateau check was
-    measured and failed: then no seed could move it out of regime, and running its arms is not needed."""
+    measured and failed: then no seed could bring it in regime, and running its arms is not needed."""
     conditions = check_conditions(claim, records, v.look)
     reasons = out_of_regime(claim, plateau, conditions)
     parts = ([f"{plateau.status}: {plateau.summary()}"] if claim.plateau_needed else []) + \
