@@ -67,9 +67,7 @@ def check_no_spec_dropped(out: Path, judged: set[str], force: bool) -> str | Non
         return None
     text = (f"{out}: the report there judged {', '.join(dropped)}, which this one would leave out (no "
             "records of the spec's current config: rerun it at this profile)")
-    if not force:
-        raise UserError(f"{text}; nothing written (pass --force to drop it)")
-    return f"warning: {text}; dropping it (--force)"
+    return _refuse_unless_forced(text, force, "drop it", "dropping it")
 
 
 def check_not_fewer(out: Path, n_records: int, force: bool) -> str | None:
@@ -77,10 +75,15 @@ def check_not_fewer(out: Path, n_records: int, force: bool) -> str | None:
     before = previous_records(out)
     if before is None or n_records >= before:
         return None
-    text = (f"{out}: the report there was built from {before} records, this one would have {n_records}")
+    return _refuse_unless_forced(f"{out}: the report there was built from {before} records, this one would "
+                                 f"have {n_records}", force, "replace it", "replacing it")
+
+
+def _refuse_unless_forced(text: str, force: bool, action: str, doing: str) -> str:
+    """UserError (nothing written) without `force`; with it, the warning to print."""
     if not force:
-        raise UserError(f"{text}; nothing written (pass --force to replace it)")
-    return f"warning: {text}; replacing it (--force)"
+        raise UserError(f"{text}; nothing written (pass --force to {action})")
+    return f"warning: {text}; {doing} (--force)"
 
 
 def _carry(out: Path, build: Path) -> None:
