@@ -130,8 +130,8 @@ def _run(args, paths: list[Path], checked) -> None:
     _refuse_replacing_records(args.results_dir, specs, jobs)
     reference = machines.judge_reference(args, _all_specs(specs))
     session = RunSession(args, specs, device, checked)
-    if not args.arms and not args.seeds:                  # a full run of the profile checks its regime first
-        session.regime_checks(paths)
+    if not args.arms:                 # a run of every arm checks its regime first, on its own seeds
+        session.regime_checks(paths, parse_seeds(args.seeds) or None)
     if args.until_decided:
         logs = run_until_decided(paths, args.profile, _split(args.arms), args.set, args.max_seeds,
                                  args.results_dir, session.execute, session.todo, session.on_look,

@@ -15,15 +15,17 @@ from repro.spec import Spec
 
 
 def doubling_jobs(specs: dict[str, Spec], paths: dict[str, Path], profile: str,
-                  sets: list[str] | None) -> list[Job]:
-    """Seeds 0..regime.seeds-1 of each spec's regime arm at the profile with twice `profile`'s budget."""
+                  sets: list[str] | None, seeds: list[int] | None = None) -> list[Job]:
+    """The first regime.seeds of `seeds` (default 0, 1, ...) of each spec's regime arm at the profile with
+    twice `profile`'s budget: a held-out run (--seeds 100-107) checks its plateau on its own seeds."""
     jobs: list[Job] = []
     for sid, spec in specs.items():
         doubled = spec.regime.doubling.get(profile)
         if doubled is None or is_paper_profile(profile):
             continue
         arm = regime_settings(spec)[0]
-        jobs += plan([paths[sid]], doubled, [arm], list(range(spec.regime.seeds)), sets)[1]
+        checked = sorted(seeds)[:spec.regime.seeds] if seeds else list(range(spec.regime.seeds))
+        jobs += plan([paths[sid]], doubled, [arm], checked, sets)[1]
     return jobs
 
 

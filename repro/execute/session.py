@@ -119,10 +119,11 @@ class RunSession:
         if skipped:
             print(f"  and {skipped} job(s) of arms not runnable here, recorded as not run (not trained)")
 
-    def regime_checks(self, paths: list[Path]) -> None:
-        """Before the claims' jobs: the budget-doubling jobs and the linear references (regime_checks.py)."""
+    def regime_checks(self, paths: list[Path], seeds: list[int] | None = None) -> None:
+        """Before the claims' jobs: the budget-doubling jobs (on the first of `seeds`, default 0, 1, ...) and
+        the linear references (regime_checks.py)."""
         a = self.args
-        jobs = doubling_jobs(self.specs, dict(zip(self.specs, paths, strict=True)), a.profile, a.set)
+        jobs = doubling_jobs(self.specs, dict(zip(self.specs, paths, strict=True)), a.profile, a.set, seeds)
         run = self.todo(jobs)
         if run:
             print(f"budget-doubling check: {len(run)} job(s) of the baseline arms at twice the budget",

@@ -1,6 +1,6 @@
 """The budget-doubling jobs a full run adds before its claims' jobs (repro/execute/regime_checks.py):
-the regime arm, seeds 0..regime.seeds-1, at the doubled profile with twice the epochs; none for a spec or
-profile without a doubling."""
+the regime arm, the first regime.seeds of the run's seeds (default 0, 1, ...), at the doubled profile with
+twice the epochs; none for a spec or profile without a doubling."""
 
 from repro.execute.regime_checks import doubling_jobs
 from repro.spec import SPEC_DIR, load_spec
@@ -25,3 +25,11 @@ def test_no_doubling_jobs_at_a_profile_without_one():
     specs, paths = _specs("label_smoothing")
     assert doubling_jobs(specs, paths, "smoke", None) == []
     assert doubling_jobs(specs, paths, "paper", None) == []
+
+
+def test_a_held_out_run_checks_its_plateau_on_its_own_first_seeds():
+    # a held-out folder (--seeds 100-107) is judged on its own records: its check must be on seeds it has
+    specs, paths = _specs("label_smoothing")
+    jobs = doubling_jobs(specs, paths, "cpu", None, [107, 100, 101, 102, 103])
+    assert sorted(j.seed for j in jobs) == [100, 101, 102]
+    assert {(j.arm, j.profile) for j in jobs} == {("hard", "cpu_x2")}
