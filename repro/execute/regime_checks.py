@@ -16,8 +16,10 @@ from repro.spec import Spec
 
 def doubling_jobs(specs: dict[str, Spec], paths: dict[str, Path], profile: str,
                   sets: list[str] | None, seeds: list[int] | None = None) -> list[Job]:
-    """The first regime.seeds of `seeds` (default 0, 1, ...) of each spec's regime arm at the profile with
-    twice `profile`'s budget: a held-out run (--seeds 100-107) checks its plateau on its own seeds."""
+    """The first regime.seeds of `seeds` (default 0, 1, ...) of each spec's regime arm at `profile` and at the
+    profile with twice its budget. Both sides run before the claims' first look, so that a spec found
+    pre-plateau trains none of its other arms; the jobs at `profile` are the first look's own (run once). A
+    held-out run (--seeds 100-107) checks its plateau on its own seeds."""
     jobs: list[Job] = []
     for sid, spec in specs.items():
         doubled = spec.regime.doubling.get(profile)
@@ -25,7 +27,8 @@ def doubling_jobs(specs: dict[str, Spec], paths: dict[str, Path], profile: str,
             continue
         arm = regime_settings(spec)[0]
         checked = sorted(seeds)[:spec.regime.seeds] if seeds else list(range(spec.regime.seeds))
-        jobs += plan([paths[sid]], doubled, [arm], checked, sets)[1]
+        for side in (profile, doubled):
+            jobs += plan([paths[sid]], side, [arm], checked, sets)[1]
     return jobs
 
 
