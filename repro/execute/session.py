@@ -126,8 +126,8 @@ class RunSession:
         jobs = doubling_jobs(self.specs, dict(zip(self.specs, paths, strict=True)), a.profile, a.set, seeds)
         run = self.todo(jobs)
         if run:
-            print(f"budget-doubling check: {len(run)} job(s) of the baseline arms at the profile and at twice "
-                  f"its budget", flush=True)
+            print(f"budget-doubling check: {len(run)} job(s) of the baseline arms at the profile and at "
+                  f"twice its budget", flush=True)
             self.show_plan([("doubling check", run)])
             self.execute(run)
         linear_references(self.specs, a.profile, Path(a.results_dir), Path(a.data_root))

@@ -19,7 +19,8 @@ def test_the_doubling_check_trains_the_baseline_three_seeds_at_the_profile_and_a
         [("label_smoothing", "hard", s, p) for s in range(3) for p in ("cpu", "cpu_x2")]
         + [("mixup", "erm", s, p) for s in range(3) for p in ("cpu", "cpu_x2")])
     epochs = {(j.arm, j.profile): j.config.epochs for j in jobs}
-    assert epochs == {("hard", "cpu"): 80, ("hard", "cpu_x2"): 160, ("erm", "cpu"): 80, ("erm", "cpu_x2"): 160}
+    assert epochs == {("hard", "cpu"): 80, ("hard", "cpu_x2"): 160,
+                      ("erm", "cpu"): 80, ("erm", "cpu_x2"): 160}
 
 
 def test_no_doubling_jobs_at_a_profile_without_one():
@@ -32,5 +33,6 @@ def test_a_held_out_run_checks_its_plateau_on_its_own_first_seeds():
     # a held-out folder (--seeds 100-107) is judged on its own records: its check must be on seeds it has
     specs, paths = _specs("label_smoothing")
     jobs = doubling_jobs(specs, paths, "cpu", None, [107, 100, 101, 102, 103])
-    assert sorted((j.seed, j.profile) for j in jobs) == [(s, p) for s in (100, 101, 102) for p in ("cpu", "cpu_x2")]
+    assert sorted((j.seed, j.profile) for j in jobs) == [
+        (s, p) for s in (100, 101, 102) for p in ("cpu", "cpu_x2")]
     assert {j.arm for j in jobs} == {"hard"}
