@@ -1,8 +1,9 @@
 """Speed of a CPU training step as a fraction of the machine, and the candidates a user would try.
 
-Work: the schedules spec's cpu recipe (the heaviest of the suite's image profiles): cifar_resnet depth 8 width 12, batch 50,
-Fashion-MNIST-sized tensors (1x28x28, 10 classes), SGD momentum 0.9, fp32 (the profiles pin it), one thread
-(the suite runs `--jobs 2` with one thread per job); cifar_resnet-20 batch 128 as a second, heavier row.
+Work: the schedules spec's cpu recipe (the heaviest of the suite's image profiles): cifar_resnet depth 8
+width 12, batch 50, Fashion-MNIST-sized tensors (1x28x28, 10 classes), SGD momentum 0.9, fp32 (the profiles
+pin it), one thread (the suite runs `--jobs 2` with one thread per job); cifar_resnet-20 batch 128 as a
+second, heavier row.
 The chosen configuration is what the suite runs there: fp32 in the memory format of
 repro.jobs.build.channels_last_pays (NCHW on CPUs without AVX-512, channels_last with it).
 

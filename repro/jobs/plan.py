@@ -44,6 +44,7 @@ def records_overrides_would_replace(results_dir: Path, specs: dict[str, Spec], j
             own[key] = config_hash(resolve(specs[job.spec_id], job.profile)[job.arm])
         path = record_path(results_dir, job)
         record = read_record(path) or {}
-        if record.get("config_hash") == own[key] != config_hash(job.config) and record.get("status") in FINISHED:
+        finished = record.get("status") in FINISHED
+        if finished and record.get("config_hash") == own[key] != config_hash(job.config):
             out.append(path)
     return out

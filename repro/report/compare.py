@@ -128,11 +128,11 @@ def reference_side(results_dir: Path, profile: str, judge: Any, specs: Mapping[s
 
 
 def compare_run(reference: dict, run_dir: Path, profile: str, names: tuple[str, str],
-                out: Path) -> tuple[list[dict], str]:
+                out: Path, preamble: str = "") -> tuple[list[dict], str]:
     """The class's verdicts (run_dir/<profile>/verdicts.json: every spec of its report) beside the
-    reference's, claim by claim; the Markdown is written to `out`, so a run of one spec leaves the other
-    specs' rows in it. Returns (rows, Markdown)."""
+    reference's, claim by claim; the Markdown (after `preamble`, a paragraph) is written to `out`, so a run
+    of one spec leaves the other specs' rows in it. Returns (rows, the table's Markdown)."""
     rows = compare(reference, load_side(Path(run_dir) / profile / "verdicts.json", profile))
     text = compare_markdown(rows, *names)
-    write_text_atomic(out, text)
+    write_text_atomic(out, f"{preamble}\n\n{text}" if preamble else text)
     return rows, text

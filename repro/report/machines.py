@@ -64,14 +64,29 @@ def compare_with_reference(reference: dict | None, args, spec_ids: list[str]) ->
         return 0
     top, root = Path(args.reference_dir), Path(args.results_dir)
     when = "before this run" if root == top else "now"
-    ref_name = f"the records of {top / 'runs'} (class {home_class(top)}, judged {when})"
-    names = (ref_name, f"{root / args.profile / 'verdicts.json'} (class {args.hardware_class}, this run)")
+    ref_name = (f"the records of {shown(top / 'runs', top)} (class {home_class(top)}, judged {when}; the "
+                f"records of an earlier config of a spec are left out as stale, so a spec re-sized since the "
+                f"reference ran it reads 'only in B' until the reference class re-runs it)")
+    names = (ref_name, f"{shown(root / args.profile / 'verdicts.json', top)} (class {args.hardware_class}, "
+                       f"this run)")
     out = root / f"compare-{args.profile}.md"
-    rows = compare_run(reference, root, args.profile, names, out)[0]
+    rebuild = (f"Rebuilt at the end of `repro run`; the same table from the records: `repro compare "
+               f"{shown(top, top)} {shown(root, top)} --profile {args.profile}`.")
+    rows = compare_run(reference, root, args.profile, names, out, rebuild)[0]
     ran = [r for r in rows if r["claim"].split("/", 1)[0] in set(spec_ids)]
     print(f"\ncompared with the reference (the specs of this run; every claim of both: {out}):\n"
           f"{compare_markdown(ran, *names)}", end="", flush=True)
     return sum(r["flip"] for r in ran)
+
+
+def shown(path: Path, top: Path) -> str:
+    """`path` as a reader of the results folder `top` finds it: from the folder's own name ('results/...'),
+    never this machine's absolute path."""
+    path, top = Path(path), Path(top)
+    try:
+        return str(Path(top.resolve().name) / path.resolve().relative_to(top.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def report_roots(results_dir: Path, profile: str, hardware: str | None) -> dict[str, Path]:

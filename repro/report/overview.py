@@ -23,7 +23,8 @@ REGIME_ORDER = (AT_PLATEAU, PAPER_RECIPE, PRE_PLATEAU, BELOW_LINEAR, NOT_MEASURE
 
 
 def regime_line(profile: str, regimes: dict[str, Plateau]) -> str:
-    """'Judged at cpu scale, not the papers': 2 of 13 specs at plateau (amp, mixup), 10 pre-plateau (...), ...':
+    """'Judged at cpu scale, not the papers': 2 of 13 specs at plateau (amp, mixup), 10 pre-plateau
+    (...), ...':
     each status names its specs, so a decisive verdict is read against its own spec's regime."""
     by_status = {s: sorted(sid for sid, r in regimes.items() if r.status == s) for s in REGIME_ORDER}
     parts = [f"{len(ids)} {s} ({', '.join(ids)})" for s, ids in by_status.items() if ids]

@@ -93,6 +93,9 @@ def test_the_main_job_ends_with_the_comparison_against_the_reference_and_flags_a
     written = (mine / "compare-cpu.md").read_text()
     assert "| tiny/c | reproduced | inconclusive |" in written and "VERDICT FLIP" in written
     assert "class cpu-avx2-2t, judged now" in written
+    assert str(tmp_path) not in written                  # the paths a reader of the folder finds, not ours
+    assert "B: results/hardware/cpu-avx2-1t/cpu/verdicts.json" in written
+    assert "`repro compare results results/hardware/cpu-avx2-1t --profile cpu`" in written
     assert sorted((p, p.read_bytes()) for p in (results / "runs").rglob("*.json")) == before   # read only
 
     with pytest.raises(SystemExit) as failed:                        # CI: --fail-on flip

@@ -19,7 +19,8 @@ from repro.report.html import marks
 from repro.report.views import optimizer_suite
 from repro.spec import SPEC_DIR, load_spec
 
-SUITE_RUNS = Path(__file__).resolve().parents[3] / "results" / "hardware" / "cpu-amx-1t" / "runs"  # current config
+# the records of the current configs
+SUITE_RUNS = Path(__file__).resolve().parents[3] / "results" / "hardware" / "cpu-amx-1t" / "runs"
 
 
 def verdict(kind, better, bound):

@@ -11,8 +11,8 @@ from repro.cli import main
 
 # the committed records of the spec's current config (session 14 of issue #29: those of results/runs/ are of
 # an earlier config, which the report leaves out)
-RUNS = (Path(__file__).resolve().parents[3] / "results" / "hardware" / "cpu-amx-1t" / "runs" / "optimizers_fmnist_mlp"
-        / "cpu")
+RUNS = (Path(__file__).resolve().parents[3] / "results" / "hardware" / "cpu-amx-1t" / "runs"
+        / "optimizers_fmnist_mlp" / "cpu")
 
 
 @pytest.mark.skipif(not RUNS.is_dir(), reason="the committed cpu records of optimizers_fmnist_mlp")

@@ -18,15 +18,15 @@ import pytest
 
 from repro.spec import SPEC_DIR, config_hash, load_spec, resolve
 
-# 174 rows before the optimizer suite (issue #16), unchanged; + 72 of its 4 specs x 6 arms x 3 profiles;
-# + 35 of the schedule spec (issue #27): 7 arms x 5 profiles; + 80 of the budget-doubling profiles cpu_x2
+# 174 rows before the optimizer suite (issue #16), unchanged; + 72 of its 4 specs x 6 arms x 3 profiles; +
+# 35 of the schedule spec (issue #27): 7 arms x 5 profiles; + 80 of the budget-doubling profiles cpu_x2
 # (issue #29), with label_smoothing's and mixup's cpu arms re-sized to the plateau; then (session 10 of #29)
-# amp, freezeout, label_smoothing, mixup and snapshot_ensembles re-sized again, their cpu and cpu_x2 rows only;
-# then (session 11) linear_scaling's 8 cpu and cpu_x2 rows (3,000 images, 40 epochs); then (session 14) the
-# optimizer suite's tuned AdamW in every profile (its grid scored on training loss) and the image tasks' cpu and
-# cpu_x2 rows (MLP 48 epochs; CNN 1,600 images in batches of 32, 64 epochs), textcls 48 epochs; then (session 16) the
-# language model's cpu and cpu_x2 rows (250 verses, 80 epochs); then (session 17) ulmfit_wordnet's cpu and cpu_x2
-# rows (40 epochs; the pinned freez row below too)
+# amp, freezeout, label_smoothing, mixup and snapshot_ensembles re-sized again, their cpu and cpu_x2 rows
+# only; then (session 11) linear_scaling's 8 cpu and cpu_x2 rows (3,000 images, 40 epochs); then (session
+# 14) the optimizer suite's tuned AdamW in every profile (its grid scored on training loss) and the image
+# tasks' cpu and cpu_x2 rows (MLP 48 epochs; CNN 1,600 images in batches of 32, 64 epochs), textcls 48
+# epochs; then (session 16) the language model's cpu and cpu_x2 rows (250 verses, 80 epochs); then (session
+# 17) ulmfit_wordnet's cpu and cpu_x2 rows (40 epochs; the pinned freez row below too)
 ALL_CONFIGS = (361, "7fd13b6fa6fe479bf0eb39a1d5947545eaa742fbf9ca08b45c7658ac33632922")
 PINNED = {
     ("amp", "cpu", "bf16"):
