@@ -1,14 +1,18 @@
 """Run many jobs here: one after another, or N at once in worker processes (one GPU each when there are
-GPUs). The device comes in picked (repro.hardware.pick_device, once in the driver); each worker process
-picks the one it is handed."""
+GPUs); map_local runs other independent work (a tuning grid's points) in the same kind of workers. The
+device comes in picked (repro.hardware.pick_device, once in the driver); each worker process picks the one
+it is handed."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
 import signal
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -74,6 +78,44 @@ def _work(job: Job, results_dir, cache_dir, data_root) -> dict:
 
 def _run_parallel(jobs, results_dir, cache_dir, device: torch.device, data_root, n_jobs,
                   costs=None) -> list[dict]:
+    records = []
+    with _pool(device, n_jobs) as pool:
+        futures = dict(zip(_submit(pool, [(_work, (j, results_dir, cache_dir, data_root)) for j in jobs]),
+                           (j.name for j in jobs), strict=True))
+        bar = JobsBar(jobs, costs, parallel=n_jobs)
+        try:
+            for fut in as_completed(futures):
+                records.append(fut.result())
+                bar.finished(futures[fut])
+                say_status(records[-1])
+        finally:
+            bar.close()
+    return records
+
+
+def map_local(fn: Callable[[Any, torch.device], Any], items: list, device: torch.device,
+              n_jobs: int) -> Iterator[tuple[int, Any]]:
+    """(index, fn(item, device)) of every item as it finishes: `n_jobs` at once in the worker processes
+    run_local's jobs run in (their device, their threads), or here in order. `fn` and the items must
+    pickle (a module-level function)."""
+    if n_jobs <= 1 or len(items) <= 1:
+        yield from ((i, fn(item, device)) for i, item in enumerate(items))
+        return
+    with _pool(device, min(n_jobs, len(items))) as pool:
+        futures = dict(zip(_submit(pool, [(_on_worker_device, (fn, item)) for item in items]),
+                           range(len(items)), strict=True))
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def _on_worker_device(fn, item):
+    return fn(item, _worker_device)
+
+
+@contextmanager
+def _pool(device: torch.device, n_jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """n_jobs spawned workers, one device each (the visible GPUs in turn on `cuda` without an index), the
+    machine's cores shared out; a Ctrl-C (or a consumer that stops early) ends the running ones now."""
     ctx = mp.get_context("spawn")
     devices = ctx.Queue()
     if device.type == "cuda" and device.index is None:
@@ -83,28 +125,23 @@ def _run_parallel(jobs, results_dir, cache_dir, device: torch.device, data_root,
     for name in names:
         devices.put(name)
     threads = max(1, (os.cpu_count() or 1) // n_jobs)
-    records = []
     with ProcessPoolExecutor(n_jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(devices, threads)) as pool:
-        # workers are spawned by submit(): with SIGINT ignored meanwhile, they start with it ignored (an
-        # ignored signal survives exec), so a Ctrl-C while they still import prints no traceback
-        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            futures = {pool.submit(_work, j, results_dir, cache_dir, data_root): j.name for j in jobs}
-        finally:
-            signal.signal(signal.SIGINT, handler)
-        bar = JobsBar(jobs, costs, parallel=n_jobs)
-        try:
-            for fut in as_completed(futures):
-                records.append(fut.result())
-                bar.finished(futures[fut])
-                say_status(records[-1])
-        except KeyboardInterrupt:
+            yield pool
+        except (KeyboardInterrupt, GeneratorExit):
             _stop(pool)
             raise
-        finally:
-            bar.close()
-    return records
+
+
+def _submit(pool: ProcessPoolExecutor, calls: list[tuple[Callable, tuple]]) -> list[Future]:
+    # workers are spawned by submit(): with SIGINT ignored meanwhile, they start with it ignored (an
+    # ignored signal survives exec), so a Ctrl-C while they still import prints no traceback
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return [pool.submit(fn, *args) for fn, args in calls]
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

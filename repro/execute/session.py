@@ -5,6 +5,7 @@ progress bar whose ETA weighs each job by its expected cost."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 
 from repro.errors import Interrupted
 from repro.execute.dispatch import run_jobs
+from repro.execute.local import map_local
 from repro.execute.plan_text import Column, plan_text
 from repro.execute.regime_checks import doubling_jobs, linear_references
 from repro.execute.until_decided import design_for
@@ -102,8 +104,16 @@ class RunSession:
         here among them: `execute` records them as not run, without training)."""
         a = self.args
         jobs = apply_lr_finder(self.specs, jobs, a.results_dir, self.device, a.data_root)
-        jobs = apply_tuning(self.specs, jobs, a.results_dir, self.device, a.data_root)
+        jobs = apply_tuning(self.specs, jobs, a.results_dir, self.device, a.data_root, self._grid_map())
         return pending(jobs, a.results_dir, self.hardware_class)[0]
+
+    def _grid_map(self):
+        """Tuning grids train `--jobs` points at once in worker processes when the jobs do (local, not
+        torchrun, whose ranks train each point together; Ray's cluster: here, in order)."""
+        a = self.args
+        if a.executor != "local" or a.jobs <= 1 or parallel.is_distributed():
+            return None
+        return functools.partial(map_local, device=self.device, n_jobs=a.jobs)
 
     def show_plan(self, columns: list[Column], looks: tuple[int, ...] | None = None) -> None:
         skipped = len(columns[0][1]) - len(self.checked.keep(columns[0][1]))     # of the jobs run now

@@ -86,6 +86,44 @@ def test_a_finished_grid_is_reused_and_an_interrupted_one_resumes(tmp_path, monk
     assert calls == []                        # complete and same config: nothing retrains
 
 
+def test_a_grid_missing_a_middle_point_trains_that_point_only_and_keeps_grid_order(tmp_path, monkeypatch):
+    spec = _spec(tmp_path)
+    path = tune_path(tmp_path / "results", "tuned", "smoke", "tuned")
+    assert main(["run", str(spec), "--profile", "smoke", "--seeds", "0", *_args(tmp_path)]) == 0
+    first = json.loads(path.read_text())
+    path.write_text(json.dumps({**first, "complete": False, "points": [first["points"][i] for i in (0, 2)]}))
+    calls = []
+    real = train_job
+    monkeypatch.setattr("repro.jobs.tune.train_job",
+                        lambda job, *a, **k: calls.append(job.config.optimizer.lr) or real(job, *a, **k))
+    assert main(["run", str(spec), "--profile", "smoke", "--seeds", "1", *_args(tmp_path)]) == 0
+    again = json.loads(path.read_text())
+    assert calls == [0.003]                   # the missing value, not the grid's third
+    assert [p["value"] for p in again["points"]] == [0.0001, 0.003, 0.1] and again["complete"]
+    assert [p["metric"] for p in again["points"]] == pytest.approx([p["metric"] for p in first["points"]])
+
+
+def test_with_two_jobs_the_grid_trains_in_worker_processes_to_the_same_choice(tmp_path, monkeypatch,
+                                                                              one_thread):
+    """The reference: the same grid trained here, one point after another (--jobs 1), with one thread as
+    each of the two workers has on two cores."""
+    spec = _spec(tmp_path)
+    seq, par = tmp_path / "seq", tmp_path / "par"
+    assert main(["run", str(spec), "--profile", "smoke", "--seeds", "0", *_args(seq)]) == 0
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("a grid point trained in the driver with --jobs 2")
+
+    monkeypatch.setattr("repro.jobs.tune.train_job", not_here)     # the spawned workers import the real one
+    assert main(["run", str(spec), "--profile", "smoke", "--seeds", "0", "--jobs", "2", *_args(par)]) == 0
+    one, two = (json.loads(tune_path(f / "results", "tuned", "smoke", "tuned").read_text())
+                for f in (seq, par))
+    assert [p["value"] for p in two["points"]] == [0.0001, 0.003, 0.1] and two["complete"]
+    assert [p["metric"] for p in two["points"]] == pytest.approx([p["metric"] for p in one["points"]],
+                                                                 rel=1e-5)
+    assert two["chosen"] == one["chosen"] and two["grid_steps"] == one["grid_steps"]
+
+
 def test_holdout_split_is_fixed_disjoint_and_covers_the_set():
     keep, held = holdout_indices(100, 0.1)
     again = holdout_indices(100, 0.1)
