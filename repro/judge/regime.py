@@ -48,6 +48,7 @@ class Plateau:
     value: float = math.nan           # the arm's mean metric at the profile, over the paired seeds
     doubled_value: float = math.nan   # ... at twice the budget
     improvement: float = math.nan     # in the better direction (> 0: doubling helped)
+    improvement_se: float = math.nan  # its standard error over the paired seeds (their gains' spread)
     threshold: float = math.nan
     seeds: int = 0
     linear: float = math.nan          # the logistic regression's test error on the same images
@@ -59,6 +60,11 @@ class Plateau:
     def ok(self) -> bool:
         return self.status in IN_REGIME
 
+    @property
+    def close_call(self) -> bool:
+        """The paired seeds' noise leaves the call open: |improvement - threshold| < 2 standard errors."""
+        return abs(self.improvement - self.threshold) < 2 * self.improvement_se
+
     def summary(self) -> str:
         """The measured values in one clause (no verdict words)."""
         if self.status == PAPER_RECIPE:
@@ -66,8 +72,13 @@ class Plateau:
         if self.status == NOT_MEASURED:
             return f"plateau not measured: {self.detail}"
         text = (f"{self.arm} {self.metric} {self.value:.3g} at the budget, {self.doubled_value:.3g} at twice "
-                f"it ({self.doubled}, {self.seeds} seeds): improvement {self.improvement:.3g} "
-                f"{'<' if self.improvement < self.threshold else '>='} {self.threshold:.3g}")
+                f"it ({self.doubled}, {self.seeds} seeds): improvement {self.improvement:.3g}"
+                + (f" (standard error {self.improvement_se:.2g})" if math.isfinite(self.improvement_se)
+                   else "")
+                + f" {'<' if self.improvement < self.threshold else '>='} {self.threshold:.3g}")
+        if self.close_call:
+            text += (" (the threshold is within 2 standard errors of the improvement: at these seeds the "
+                     "check could have gone the other way)")
         if math.isfinite(self.linear):
             text += (f"; logistic regression on the same images {self.linear:.3g} "
                      f"({self.linear - self.value:+.3g} points against the baseline, needs >= "
@@ -113,10 +124,13 @@ def check_plateau(spec: Spec, profile: str, records: pd.DataFrame, doubled: pd.D
             f"repro run {spec.id} --profile {name} --arms {arm} --seeds 0-{spec.regime.seeds - 1}"))
     value = float(np.mean([now[s] for s in seeds]))
     doubled_value = float(np.mean([twice[s] for s in seeds]))
-    gain = (value - doubled_value) if better == "lower" else (doubled_value - value)
+    sign = 1.0 if better == "lower" else -1.0
+    gains = [sign * (now[s] - twice[s]) for s in seeds]
+    gain = sign * (value - doubled_value)
+    se = float(np.std(gains, ddof=1) / math.sqrt(len(gains))) if len(gains) > 1 else math.nan
     limit = threshold if threshold is not None else DEFAULT_RELATIVE * abs(doubled_value)
     facts = dict(base, doubled=name, value=value, doubled_value=doubled_value, improvement=gain,
-                 threshold=limit, seeds=len(seeds))
+                 improvement_se=se, threshold=limit, seeds=len(seeds))
     status = AT_PLATEAU if gain < limit else PRE_PLATEAU
     if spec.task in LINEAR_TASKS and metric == "test_error":
         margin = spec.regime.linear_margin

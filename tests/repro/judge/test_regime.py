@@ -46,6 +46,20 @@ def test_doubling_check_at_plateau_and_pre_plateau_by_hand():
     assert "To meet it: 20 epochs" in r.line()
 
 
+def test_the_improvements_standard_error_is_that_of_the_paired_seeds_and_flags_a_close_call():
+    now = frame("cpu", [10.0, 11.0, 12.0])
+    noisy = frame("cpu_x2", [10.0, 11.5, 10.2])             # per-seed gains 0, -0.5, 1.8: mean 0.4333
+    r = check_plateau(spec(threshold=0.5), "cpu", now, noisy, {"test_error": 20.0})
+    sd = math.sqrt(((0 - 1.3 / 3) ** 2 + (-0.5 - 1.3 / 3) ** 2 + (1.8 - 1.3 / 3) ** 2) / 2)
+    assert r.status == AT_PLATEAU and r.improvement_se == pytest.approx(sd / math.sqrt(3))
+    assert r.close_call and "could have gone the other way" in r.summary()
+    assert "standard error 0.7" in r.summary()
+    steady = frame("cpu_x2", [8.0, 9.1, 9.9])               # gains 2.0, 1.9, 2.1: far above 0.5
+    r = check_plateau(spec(threshold=0.5), "cpu", now, steady, {"test_error": 20.0})
+    assert r.status == PRE_PLATEAU and r.improvement_se == pytest.approx(0.1 / math.sqrt(3))
+    assert not r.close_call and "could have gone" not in r.summary()
+
+
 def test_default_threshold_is_two_percent_of_the_doubled_value():
     now, twice = frame("cpu", [10.0] * 3), frame("cpu_x2", [9.75] * 3)
     r = check_plateau(spec(), "cpu", now, twice, {"test_error": 20})
