@@ -97,7 +97,7 @@ def run_grids(jobs: list[Job], results_dir: Path, data_root: Path, map_points: P
             for value in job.config.tune.grid if value not in {p["value"] for p in state.get("points", [])}]
     for k in sorted({k for k, _ in todo}):
         tune = jobs[k].config.tune
-        print(f"{jobs[k].spec_id}/{jobs[k].arm}: tuning {tune.param} over {len(tune.grid)} value(s), "
+        print(f"{_name(jobs[k])}: tuning {tune.param} over {len(tune.grid)} value(s), "
               f"{sum(j == k for j, _ in todo)} to train", flush=True)
     items = [(Job(jobs[k].spec_id, jobs[k].profile, jobs[k].arm, jobs[k].config.tune.seed,
                   point_config(jobs[k].config, value)), value, data_root) for k, value in todo]
@@ -105,11 +105,15 @@ def run_grids(jobs: list[Job], results_dir: Path, data_root: Path, map_points: P
         k = todo[i][0]
         grid = list(jobs[k].config.tune.grid)
         points = sorted([*states[k].get("points", []), point], key=lambda p: grid.index(p["value"]))
-        print(f"{jobs[k].spec_id}/{jobs[k].arm}: {jobs[k].config.tune.param} = {point['value']:g}: "
+        print(f"{_name(jobs[k])}: {jobs[k].config.tune.param} = {point['value']:g}: "
               f"{jobs[k].config.tune.metric} {point['metric']:.4g} ({len(points)}/{len(grid)})", flush=True)
         states[k] = _write(jobs[k], results_dir, points, complete=False)
     return [state if state.get("complete") else _finish(job, results_dir, state["points"])
             for job, state in zip(jobs, states, strict=True)]
+
+
+def _name(job: Job) -> str:
+    return f"{job.spec_id}/{job.profile}/{job.arm}"
 
 
 def _load(job: Job, results_dir: Path) -> dict:
