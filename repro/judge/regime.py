@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from repro.judge.current import current_records
 from repro.judge.linear_reference import read_linear_reference
@@ -61,9 +62,12 @@ class Plateau:
         return self.status in IN_REGIME
 
     @property
-    def close_call(self) -> bool:
-        """The paired seeds' noise leaves the call open: |improvement - threshold| < 2 standard errors."""
-        return abs(self.improvement - self.threshold) < 2 * self.improvement_se
+    def reversal_chance(self) -> float:
+        """How often a check at these seeds would make the other call, were the true improvement the one
+        measured (normal means with the measured standard error; nan without one): the call's noise."""
+        if not self.improvement_se > 0:
+            return math.nan
+        return float(norm.sf(abs(self.improvement - self.threshold) / self.improvement_se))
 
     def summary(self) -> str:
         """The measured values in one clause (no verdict words)."""
@@ -72,13 +76,13 @@ class Plateau:
         if self.status == NOT_MEASURED:
             return f"plateau not measured: {self.detail}"
         text = (f"{self.arm} {self.metric} {self.value:.3g} at the budget, {self.doubled_value:.3g} at twice "
-                f"it ({self.doubled}, {self.seeds} seeds): improvement {self.improvement:.3g}"
-                + (f" (standard error {self.improvement_se:.2g})" if math.isfinite(self.improvement_se)
-                   else "")
-                + f" {'<' if self.improvement < self.threshold else '>='} {self.threshold:.3g}")
-        if self.close_call:
-            text += (" (the threshold is within 2 standard errors of the improvement: at these seeds the "
-                     "check could have gone the other way)")
+                f"it ({self.doubled}, {self.seeds} seeds): improvement {self.improvement:.3g} "
+                f"{'<' if self.improvement < self.threshold else '>='} {self.threshold:.3g}")
+        chance = self.reversal_chance
+        if math.isfinite(chance):
+            text += (f" (standard error {self.improvement_se:.2g}: at these seeds the check would call it "
+                     f"the other way {'under 1' if chance < 0.01 else f'about {100 * chance:.0f}'}% of the "
+                     f"time, were the true improvement {self.improvement:.3g})")
         if math.isfinite(self.linear):
             text += (f"; logistic regression on the same images {self.linear:.3g} "
                      f"({self.linear - self.value:+.3g} points against the baseline, needs >= "

@@ -46,18 +46,22 @@ def test_doubling_check_at_plateau_and_pre_plateau_by_hand():
     assert "To meet it: 20 epochs" in r.line()
 
 
-def test_the_improvements_standard_error_is_that_of_the_paired_seeds_and_flags_a_close_call():
+def test_the_improvements_standard_error_is_that_of_the_paired_seeds_and_gives_the_calls_noise():
     now = frame("cpu", [10.0, 11.0, 12.0])
     noisy = frame("cpu_x2", [10.0, 11.5, 10.2])             # per-seed gains 0, -0.5, 1.8: mean 0.4333
     r = check_plateau(spec(threshold=0.5), "cpu", now, noisy, {"test_error": 20.0})
     sd = math.sqrt(((0 - 1.3 / 3) ** 2 + (-0.5 - 1.3 / 3) ** 2 + (1.8 - 1.3 / 3) ** 2) / 2)
     assert r.status == AT_PLATEAU and r.improvement_se == pytest.approx(sd / math.sqrt(3))
-    assert r.close_call and "could have gone the other way" in r.summary()
-    assert "standard error 0.7" in r.summary()
-    steady = frame("cpu_x2", [8.0, 9.1, 9.9])               # gains 2.0, 1.9, 2.1: far above 0.5
+    # 0.0667 below the threshold at a standard error of 0.698: z = 0.0955, P(Z > z) = 0.462
+    assert r.reversal_chance == pytest.approx(0.462, abs=0.001)
+    assert "standard error 0.7: at these seeds the check would call it the other way about 46%" in r.summary()
+    steady = frame("cpu_x2", [8.0, 9.1, 9.9])               # gains 2.0, 1.9, 2.1: 26 standard errors above
     r = check_plateau(spec(threshold=0.5), "cpu", now, steady, {"test_error": 20.0})
     assert r.status == PRE_PLATEAU and r.improvement_se == pytest.approx(0.1 / math.sqrt(3))
-    assert not r.close_call and "could have gone" not in r.summary()
+    assert r.reversal_chance < 1e-9 and "the other way under 1% of the time" in r.summary()
+    same = frame("cpu_x2", [9.0, 10.0, 11.0])               # identical gains: no spread, no chance given
+    r = check_plateau(spec(threshold=0.5), "cpu", now, same, {"test_error": 20.0})
+    assert r.improvement_se == 0 and math.isnan(r.reversal_chance) and "standard error" not in r.summary()
 
 
 def test_default_threshold_is_two_percent_of_the_doubled_value():
