@@ -66,7 +66,7 @@ def markdown(spec: str, profile: str, jobs: list, n_jobs: int, times: dict, rati
         f"# Tuning grids: in order vs {n_jobs} at once", "",
         f"Machine: {facts['line']}. Work: {spec}'s doubling-check grids at {profile} "
         f"({len(jobs)} grid(s), {points} points), `python benchmarks/tuning_grid.py --spec {spec} "
-        f"--profile {profile} --jobs {n_jobs}`.", "",
+        f"--profile {profile} --jobs {n_jobs} --rounds {seq['n']}`.", "",
         "| side | wall s median (min-max) | rounds |", "|---|---|---|",
         f"| in order (the driver alone) | {seq['median']:.1f} ({min(times['in order']):.1f}-"
         f"{max(times['in order']):.1f}) | {seq['n']} |",
