@@ -324,8 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add seeds in looks fixed in advance (8, 12, ... up to --max-seeds), judged after "
                           "each look with a calibrated group-sequential level, only for the arms of claims "
                           "still undecided (docs/statistics.md)")
-    run.add_argument("--max-seeds", type=int, default=20,
-                     help="the last look of --until-decided (default: 20; looks 8, 12, 20)")
+    run.add_argument("--max-seeds", type=int, default=None,
+                     help="the last look of --until-decided (default: the one a spec's records were started "
+                          "with, else 20: looks 8, 12, 20)")
     run.add_argument("--dry-run", action="store_true",
                      help="build every arm, train it a few steps (synthetic images when the data is not "
                           "here), print the plan with its cost; writes nothing")

@@ -28,6 +28,7 @@ from repro.jobs.preflight import Preflight
 from repro.jobs.run import new_record
 from repro.jobs.tune import apply_tuning
 from repro.judge.sequential import family_design
+from repro.judge.spec import read_design
 from repro.record import Record, write_record
 
 
@@ -123,8 +124,8 @@ class RunSession:
         spec_looks = None
         if looks:
             sids = {j.spec_id for _, jobs in columns for j in jobs}
-            spec_looks = {sid: family_design(design_for(looks[-1]), len(self.specs[sid].claims)).looks
-                          for sid in sids}
+            designs = self._designs()
+            spec_looks = {sid: family_design(designs[sid], len(self.specs[sid].claims)).looks for sid in sids}
         print(plan_text(columns, estimates, self.parallel, spec_looks, looks), flush=True)
         if skipped:
             print(f"  and {skipped} job(s) of arms not runnable here, recorded as not run (not trained)")
@@ -145,7 +146,13 @@ class RunSession:
     def on_look(self, n: int, run: list[Job], later: list[tuple[int, list[Job]]]) -> None:
         """--until-decided: the plan before each look that trains (later looks: at most)."""
         columns = [(f"look {n}", run), *((f"look {m} (at most)", jobs) for m, jobs in later if jobs)]
-        self.show_plan(columns, design_for(self.args.max_seeds).looks)
+        self.show_plan(columns, tuple(sorted({n for d in self._designs().values() for n in d.looks})))
+
+    def _designs(self) -> dict:
+        """spec id -> its design: the pinned one (design.json), else the one of --max-seeds."""
+        a = self.args
+        return {sid: read_design(a.results_dir, sid, a.profile) or design_for(a.max_seeds)
+                for sid in self.specs}
 
     def execute(self, run: list[Job]) -> None:
         """Train `run` (jobs of arms not runnable here only get their not-run record); failed records (not
