@@ -26,7 +26,7 @@ from repro.errors import UserError
 from repro.execute.local import map_local
 from repro.execute.regime_checks import doubling_jobs
 from repro.files import write_text_atomic
-from repro.jobs.tune import apply_tuning, in_order
+from repro.jobs.tune import apply_tuning
 from repro.spec import load_spec
 from repro.spec.paths import spec_paths
 
@@ -50,10 +50,10 @@ def grid_jobs(spec_name: str, profile: str) -> tuple[dict, list]:
 def timed_side(specs: dict, jobs: list, data_root: Path, n_jobs: int, chosen: dict) -> float:
     """Train every grid of `jobs` in a fresh folder, in order (n_jobs 1) or n_jobs at once; keep the
     choices in `chosen` (side -> list) to check the two sides agree."""
-    grid_map = in_order(CPU) if n_jobs <= 1 else functools.partial(map_local, device=CPU, n_jobs=n_jobs)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        tuned = apply_tuning(specs, jobs, Path(tmp), CPU, data_root, grid_map)
+        tuned = apply_tuning(specs, jobs, Path(tmp), CPU, data_root,
+                             functools.partial(map_local, device=CPU, n_jobs=n_jobs))
         seconds = time.perf_counter() - start
     chosen.setdefault(n_jobs, []).append([j.tuned["chosen"] for j in tuned])
     return seconds

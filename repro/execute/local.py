@@ -21,6 +21,7 @@ from repro.execute.progress import JobsBar, say_status
 from repro.hardware import pick_device
 from repro.jobs.job import Job
 from repro.jobs.run import is_rank0, run_job
+from repro.jobs.tune import in_order
 
 _worker_device: torch.device | None = None
 
@@ -99,7 +100,7 @@ def map_local(fn: Callable[[Any, torch.device], Any], items: list, device: torch
     run_local's jobs run in (their device, their threads), or here in order. `fn` and the items must
     pickle (a module-level function)."""
     if n_jobs <= 1 or len(items) <= 1:
-        yield from ((i, fn(item, device)) for i, item in enumerate(items))
+        yield from in_order(device)(fn, items)
         return
     with _pool(device, min(n_jobs, len(items))) as pool:
         futures = dict(zip(_submit(pool, [(_on_worker_device, (fn, item)) for item in items]),
